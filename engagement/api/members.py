@@ -1,0 +1,1 @@
+"""API endpoints (placeholder until built)."""

@@ -1,0 +1,1 @@
+"""Members, contributions, importers, tiers, segments and leaderboards."""

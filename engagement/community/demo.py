@@ -1,0 +1,5 @@
+import click
+
+@click.command("seed-demo")
+def seed_demo_command():
+    pass

@@ -1,0 +1,5 @@
+import click
+
+@click.command("import-community")
+def import_community_command():
+    pass

@@ -1,0 +1,5 @@
+import click
+
+@click.command("export-members")
+def export_members_command():
+    pass
