@@ -18,7 +18,7 @@ def _url_for_rule(rule) -> str:
     def repl(match):
         conv = match.group(1) or "default"
         return "999999" if conv in ("int", "float") else "x"
-    return re.sub(r"<(?:(\w+)(?:\([^)]*\))?:)?\w+>", repl, url)
+    return re.sub(r"<(?:(\w+)(?:\([^)]*\))?:)?\w+>", repl, rule.rule)
 
 
 def _routes(app):
