@@ -25,7 +25,7 @@ install-dev: $(VENV)/.dev translations
 # Compiled catalogues are build output, made from the .po files each feature keeps.
 translations: | $(VENV)/.runtime
 	@for d in $$(find engagement -type d -name translations); do \
-		$(BIN)/pybabel compile -q -d $$d || exit 1; done
+		$(BIN)/pybabel -q compile -d $$d || exit 1; done
 
 db: install
 	$(FLASK) db upgrade
