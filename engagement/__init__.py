@@ -8,7 +8,8 @@ from flask import Flask, current_app, g, jsonify, render_template, request, sess
 from flask_login import current_user
 
 from . import config as config_module
-from .extensions import babel, csrf, db, login_manager, mail, migrate
+from .extensions import babel, csrf, db, login_manager, migrate
+from .extensions import mail as mail_ext
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +61,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     csrf.init_app(app)
-    mail.init_app(app)
+    mail_ext.init_app(app)
     translation_dirs = sorted(
         str(p) for p in (PROJECT_ROOT / "engagement").rglob("translations") if p.is_dir()
     )
@@ -68,6 +69,9 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
+    from flask_babel import lazy_gettext
+
+    login_manager.login_message = lazy_gettext("Please sign in to open this page.")
     login_manager.login_message_category = "info"
     from .db_setup import configure_engines
 
@@ -109,7 +113,9 @@ def register_errorhandlers(app: Flask) -> None:
             error = InternalServerError()
         db.session.rollback()
         code = error.code or 500
-        if request.blueprint and request.blueprint.startswith("api"):
+        if request.path.startswith("/api/") or (
+            request.blueprint and request.blueprint.startswith("api")
+        ):
             from .api.errors import error_response
 
             return error_response(error)

@@ -168,7 +168,8 @@ def verify(session: Session, batch: int = 5000) -> VerifyResult:
             if e.id != expected_id:
                 return VerifyResult(False, checked, f"entry {expected_id} is missing", expected_id)
             if e.prev_hash != prev_hash:
-                return VerifyResult(False, checked, f"entry {e.id} does not follow its predecessor", e.id)
+                problem = f"entry {e.id} does not follow its predecessor"
+                return VerifyResult(False, checked, problem, e.id)
             digest = entry_hash(
                 id=e.id, at=e.at, actor=e.actor, action=e.action, object_type=e.object_type,
                 object_id=e.object_id, before=e.before, after=e.after, prev_hash=e.prev_hash,
@@ -195,7 +196,8 @@ def verify_command() -> None:
     if result.ok:
         click.echo(f"audit log intact: {result.checked} entries verified")
         return
-    click.echo(f"audit log TAMPERED: {result.problem} ({result.checked} entries ok before it)", err=True)
+    click.echo(f"audit log TAMPERED: {result.problem} "
+               f"({result.checked} entries ok before it)", err=True)
     sys.exit(1)
 
 

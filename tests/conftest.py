@@ -108,7 +108,8 @@ def _drop_pg(app, pg_template) -> None:
         _db.engine.dispose()
     engine = pg_template[0]
     with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{app.config["TEST_PG_DATABASE"]}" WITH (FORCE)'))
+        name = app.config["TEST_PG_DATABASE"]
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

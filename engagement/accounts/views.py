@@ -4,8 +4,17 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
-                   session, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
@@ -119,7 +128,8 @@ def users():
 def create_user():
     form = UserForm()
     if form.validate_on_submit():
-        if db.session.scalar(select(User).where(User.email == services.normalise_email(form.email.data))):
+        email = services.normalise_email(form.email.data)
+        if db.session.scalar(select(User).where(User.email == email)):
             flash(_("A user with this e-mail exists already."), "error")
             return redirect(url_for("accounts.users"))
         try:

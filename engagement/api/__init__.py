@@ -24,4 +24,5 @@ def authenticate_token():
     return None
 
 
-from . import members, openapi, tiers  # noqa: E402,F401  (routes register on bp)
+# Routes register on bp when their modules are imported.
+from . import members, openapi, tiers  # noqa: E402,F401

@@ -1,1 +1,95 @@
-"""API endpoints (placeholder until built)."""
+"""API: members list and detail (SPEC §4a)."""
+from __future__ import annotations
+
+from flask import jsonify
+from sqlalchemy import func, or_, select
+
+from ..community.members.serialize import member_rows, row_dict, tier_history_dict
+from ..community.models import Member, Tier, TierHistory
+from ..extensions import db
+from ..security import Role, roles_required
+from . import bp
+from .errors import ApiError
+from .pagination import page_args, text_arg
+
+SCAN_LIMIT = 50_000  # rows worth reading in id order to fill a page of search results
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def tier_by_name(name: str) -> Tier:
+    """The tier called `name` (case-insensitive); a 400 naming the known tiers otherwise."""
+    tier = db.session.scalar(select(Tier).where(func.lower(Tier.name) == name.lower()))
+    if tier is None:
+        known = ", ".join(db.session.scalars(select(Tier.name).order_by(Tier.rank)))
+        raise ApiError(400, f"unknown tier {name!r}; known tiers: {known}", "unknown_tier")
+    return tier
+
+
+def _search(q: str, filters: list) -> list:
+    """Conditions for `q`: part of the display name, or exactly an e-mail or external id.
+
+    The exact matches are looked up first (indexes) and folded in as ids, so the name test
+    alone decides the scan: on SQLite that is a scan of the narrow display-name index
+    instead of the whole table (no lower(): SQLite's LIKE already ignores ASCII case).
+    """
+    pattern = _like_pattern(q)
+    if db.session.get_bind().dialect.name == "sqlite":
+        name = Member.display_name.like(pattern, escape="\\")
+    else:
+        name = Member.display_name.ilike(pattern, escape="\\")
+    # Two look-ups, not one OR: each can then use its own index.
+    exact = set(db.session.scalars(
+        select(Member.id).where(Member.email.in_({q, q.lower()}), *filters)))
+    exact.update(db.session.scalars(select(Member.id).where(Member.external_id == q, *filters)))
+    return [or_(name, Member.id.in_(sorted(exact))) if exact else name]
+
+
+@bp.route("/members")
+@roles_required(Role.MANAGER, Role.HR)
+def list_members():
+    """Members filtered by `q` (name, e-mail, external id), `tier` and `source`, by id."""
+    page = page_args()
+    q, tier_name, source = text_arg("q"), text_arg("tier", 64), text_arg("source", 32)
+    conditions = []
+    if tier_name:
+        conditions.append(Member.tier_id == tier_by_name(tier_name).id)
+    if source:
+        conditions.append(Member.source == source)
+    if q:
+        conditions += _search(q, conditions)
+    total = db.session.scalar(select(func.count()).select_from(Member).where(*conditions))
+    if total == 0 or page.offset >= total:
+        return jsonify({"items": [], "total": total})
+    order = Member.id
+    if q:
+        # Walking the table in id order finds a page of frequent matches at once but reads
+        # every row for rare ones; then sorting the few matches is cheaper (`id + 0` keeps
+        # the planner off the id order).
+        highest = db.session.scalar(select(func.max(Member.id))) or 0
+        if (page.offset + page.per_page) * highest / total > SCAN_LIMIT:
+            order = Member.id + 0
+    # The page's ids first (a narrow query indexes can answer), then their rows and tiers.
+    ids = db.session.scalars(
+        select(Member.id).where(*conditions).order_by(order)
+        .limit(page.per_page).offset(page.offset)
+    ).all()
+    rows = db.session.execute(member_rows().where(Member.id.in_(ids)).order_by(Member.id))
+    return jsonify({"items": [row_dict(r) for r in rows], "total": total})
+
+
+@bp.route("/members/<int:member_id>")
+@roles_required(Role.MANAGER, Role.HR)
+def get_member(member_id: int):
+    """One member with the full tier history, newest first."""
+    row = db.session.execute(member_rows().where(Member.id == member_id)).first()
+    if row is None:
+        raise ApiError(404, f"no member with id {member_id}")
+    history = db.session.scalars(
+        select(TierHistory).where(TierHistory.member_id == member_id)
+        .order_by(TierHistory.at.desc(), TierHistory.id.desc())
+    ).all()
+    return jsonify({**row_dict(row), "tier_history": [tier_history_dict(h) for h in history]})

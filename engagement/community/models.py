@@ -187,6 +187,8 @@ class ImportRun(db.Model):
     members_unchanged: Mapped[int] = mapped_column(Integer, default=0)
     contribution_rows: Mapped[int] = mapped_column(Integer, default=0)
     rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    # Left out on purpose, not errors (e.g. a platform's system account).
+    rows_skipped: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(255), default="")
 

@@ -41,6 +41,7 @@ def upgrade():
     sa.Column('members_unchanged', sa.Integer(), nullable=False),
     sa.Column('contribution_rows', sa.Integer(), nullable=False),
     sa.Column('rows_rejected', sa.Integer(), nullable=False),
+    sa.Column('rows_skipped', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('created_by', sa.String(length=255), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_import_runs'))

@@ -1,12 +1,168 @@
-"""Import pages (placeholder until built)."""
-from flask import Blueprint
+"""Import pages: list of runs, a form to start one, and a self-refreshing status page."""
+from __future__ import annotations
 
+import threading
+import uuid
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+from werkzeug.utils import secure_filename
+
+from ...extensions import db
 from ...security import Role, roles_required
+from ..models import ImportRun
+from .forms import ImportForm
+from .records import ImportSetupError
+from .services import (
+    issue_page,
+    issues_csv,
+    normalise_source,
+    plan_import,
+    run_details,
+    run_import,
+    shown_state,
+    start_run,
+)
 
 bp = Blueprint("imports", __name__)
+RUNS_PER_PAGE = 50
 
 
 @bp.route("/imports")
 @roles_required(Role.MANAGER)
 def index():
-    return "imports"
+    page = max(1, request.args.get("page", 1, type=int))
+    total = db.session.scalar(select(func.count()).select_from(ImportRun)) or 0
+    pages = max(1, -(-total // RUNS_PER_PAGE))
+    runs = db.session.scalars(select(ImportRun).order_by(ImportRun.id.desc())
+                              .offset((page - 1) * RUNS_PER_PAGE).limit(RUNS_PER_PAGE)).all()
+    return render_template("community/imports/index.html", runs=runs, page=page, pages=pages,
+                           total=total, state=shown_state)
+
+
+def _server_paths(raw: str) -> list[Path]:
+    """The path, if it lies inside IMPORT_ROOT (symlinks resolved); else ImportSetupError."""
+    root = current_app.config.get("IMPORT_ROOT")
+    if not root:
+        raise ImportSetupError(_("Server paths are disabled (IMPORT_ROOT is not configured)."))
+    root_path = Path(root).resolve()
+    target = (root_path / raw.strip()).resolve()
+    if target != root_path and root_path not in target.parents:
+        raise ImportSetupError(_("The path must lie inside the import folder %(root)s.",
+                                 root=str(root_path)))
+    if not target.exists():
+        raise ImportSetupError(_("The path %(path)s does not exist.", path=raw))
+    return [target]
+
+
+def _save_uploads(files) -> list[Path]:
+    folder = Path(current_app.instance_path) / "imports" / uuid.uuid4().hex
+    saved = []
+    for storage in files:
+        name = secure_filename(storage.filename or "")
+        if not name:
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / name
+        storage.save(target)
+        saved.append(target)
+    return saved
+
+
+@bp.route("/imports/new", methods=["GET", "POST"])
+@roles_required(Role.MANAGER)
+def new():
+    form = ImportForm()
+    if form.validate_on_submit():
+        uploads = [f for f in (form.files.data or []) if getattr(f, "filename", "")]
+        fmt = form.format.data
+        try:
+            if uploads and form.server_path.data:
+                raise ImportSetupError(_("Upload files or give a server path, not both."))
+            if form.server_path.data:
+                paths = _server_paths(form.server_path.data)
+            elif uploads:
+                paths = _save_uploads(uploads)
+            else:
+                raise ImportSetupError(_("Choose files to upload or give a server path."))
+            source = normalise_source(fmt, form.source.data or None)
+            plan = plan_import(paths, fmt)
+        except ImportSetupError as exc:
+            flash(str(exc), "error")
+            return render_template("community/imports/new.html", form=form), 400
+        actor = f"{current_user.role}:{current_user.email}"
+        run = start_run(db.session, plan, fmt, source, actor)
+        _start_background(run.id, paths, fmt, actor)
+        flash(_("Import started."), "success")
+        return redirect(url_for("imports.show", run_id=run.id))
+    return render_template("community/imports/new.html", form=form,
+                           import_root=current_app.config.get("IMPORT_ROOT"))
+
+
+def _start_background(run_id: int, paths: list[Path], fmt: str, actor: str) -> None:
+    """Run the import in a thread with its own app context and session."""
+    app = current_app._get_current_object()
+
+    def work() -> None:
+        with app.app_context():
+            session = db.session
+            try:
+                run = session.get(ImportRun, run_id)
+                run = run_import(session, paths, fmt, run=run, actor=actor)
+                if run.status == "completed":
+                    _refresh_window_stats(session)
+                    session.commit()
+            except Exception:  # the run row already says 'failed'; keep the worker quiet
+                app.logger.exception("background import %s failed", run_id)
+                session.rollback()
+            finally:
+                db.session.remove()
+
+    threading.Thread(target=work, name=f"import-{run_id}", daemon=True).start()
+
+
+def _refresh_window_stats(session) -> None:
+    from datetime import date
+
+    try:
+        from ..stats import refresh_window_stats
+    except ImportError:
+        return
+    refresh_window_stats(session, date.today())
+
+
+@bp.route("/imports/<int:run_id>")
+@roles_required(Role.MANAGER)
+def show(run_id: int):
+    run = db.session.get(ImportRun, run_id) or abort(404)
+    issues = issue_page(db.session, run.id, request.args.get("page", 1, type=int))
+    state = shown_state(run)
+    percent = (run.bytes_done / run.bytes_total) if run.bytes_total else (
+        1.0 if state == "completed" else 0.0)
+    return render_template("community/imports/show.html", run=run, state=state,
+                           issues=issues, details=run_details(db.session, run),
+                           percent=min(1.0, percent))
+
+
+@bp.route("/imports/<int:run_id>/issues.csv")
+@roles_required(Role.MANAGER)
+def issues_download(run_id: int):
+    run = db.session.get(ImportRun, run_id) or abort(404)
+    lines = issues_csv(db.session, run.id)
+    return Response(stream_with_context(lines), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="import-{run.id}-rejected-rows.csv"'})

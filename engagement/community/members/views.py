@@ -1,36 +1,162 @@
-"""Member pages: list, profile, leaderboards, dashboard (placeholder until built)."""
-from flask import Blueprint
+"""Member pages: dashboard, members list, profile, leaderboards and the member's own page."""
+from __future__ import annotations
 
-from ...security import Role, roles_required
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from ...extensions import db
+from ...security import Role, current_role, roles_required
+from ...timeutil import utcnow
+from ..models import WINDOWS, Member
+from . import charts, services
 
 bp = Blueprint("members", __name__)
+
+METRIC_LABELS = {
+    "answers": _l("Answers"),
+    "accepted_solutions": _l("Accepted solutions"),
+    "kudos_received": _l("Kudos"),
+    "posts": _l("Posts"),
+    "score": _l("Score"),
+}
+KIND_LABELS = {
+    "promotion": _l("Promotion"),
+    "demotion": _l("Demotion"),
+    "override": _l("Manual override"),
+    "override-removed": _l("Override removed"),
+}
+
+
+def _local_today_and_month_start() -> tuple:
+    """Today and the start of this month in the programme's time zone (as UTC)."""
+    zone = ZoneInfo(current_app.config.get("DEFAULT_TIMEZONE", "Europe/Berlin"))
+    local = utcnow().astimezone(zone)
+    month_start = datetime(local.year, local.month, 1, tzinfo=zone)
+    return local.date(), month_start.astimezone(ZoneInfo("UTC"))
+
+
+def _int_arg(name: str, default: int) -> int:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 9 else default
+
+
+def _month_label(month) -> str:
+    from flask_babel import format_date
+
+    return format_date(month, "MMM yy")
+
+
+def _activity_chart(months, title: str):
+    categories = [_month_label(m.month) for m in months]
+    return charts.column_chart(categories, [
+        charts.Series(str(_("Answers")), [m.answers for m in months], "#e20074"),
+        charts.Series(str(_("Accepted solutions")), [m.accepted_solutions for m in months],
+                      "#0f766e"),
+    ], title=title, fmt=_short_number)
+
+
+def _short_number(value) -> str:
+    from babel.numbers import format_compact_decimal
+    from flask_babel import format_decimal, get_locale
+
+    # Chart axes have little room: "12K" / "12.000" instead of "12,345".
+    if value >= 10_000:
+        return format_compact_decimal(value, locale=get_locale(), fraction_digits=1)
+    return format_decimal(value)
 
 
 @bp.route("/dashboard")
 @roles_required(Role.MANAGER, Role.HR)
 def dashboard():
-    return "dashboard"
+    today, month_start = _local_today_and_month_start()
+    data = services.dashboard(db.session, today, month_start)
+    tier_chart = charts.bar_chart(
+        [charts.Bar(t.name if t else str(_("No tier")), n, t.color if t else "#94a3b8")
+         for t, n in data.tier_counts],
+        title=str(_("Members per tier")), fmt=_short_number)
+    activity_chart = _activity_chart(
+        data.months, str(_("Answers and accepted solutions per month, last 12 months")))
+    return render_template("community/members/dashboard.html", data=data,
+                           tier_chart=tier_chart, activity_chart=activity_chart,
+                           month_start=month_start, kind_labels=KIND_LABELS)
 
 
 @bp.route("/members")
 @roles_required(Role.MANAGER, Role.HR)
 def index():
-    return "members"
+    sources = services.distinct_values(db.session, Member.source)
+    regions = services.distinct_values(db.session, Member.region)
+    tiers = services.tiers_by_rank(db.session)
+    args = request.args
+    tier = args.get("tier", "")
+    if tier and tier != services.NO_TIER and not any(str(t.id) == tier for t in tiers):
+        flash(_("Unknown tier: the filter was ignored."), "warning")
+        tier = ""
+    sort = services.parse_sort(args.get("sort"))
+    if args.get("sort") and sort != args.get("sort"):
+        flash(_("Unknown sort order: sorted by score instead."), "warning")
+    filters = services.MemberFilter(
+        q=args.get("q", "").strip()[:100],
+        tier=tier,
+        source=args.get("source", "") if args.get("source", "") in sources else "",
+        region=args.get("region", "") if args.get("region", "") in regions else "",
+        sort=sort,
+    )
+    result = services.search_members(db.session, filters, _int_arg("page", 1),
+                                     current_app.config.get("MEMBERS_PER_PAGE", 50), sources)
+    return render_template("community/members/index.html", result=result, f=filters,
+                           tiers=tiers, sources=sources, regions=regions,
+                           no_tier=services.NO_TIER)
+
+
+def _render_profile(member_id: int, own: bool):
+    today, _month_start = _local_today_and_month_start()
+    profile = services.member_profile(db.session, member_id, today)
+    if profile is None:
+        abort(404)
+    chart = _activity_chart(
+        profile.months, str(_("Answers and accepted solutions per month, last 24 months")))
+    can_override = not own and current_role() in (Role.ADMIN, Role.MANAGER)
+    return render_template(
+        "community/members/profile.html", p=profile, member=profile.member, chart=chart,
+        own=own, can_override=can_override,
+        tiers=list(reversed(services.tiers_by_rank(db.session))) if can_override else [],
+        windows=WINDOWS, metric_labels=METRIC_LABELS, kind_labels=KIND_LABELS,
+        as_of=services.latest_window_as_of(db.session))
 
 
 @bp.route("/members/<int:member_id>")
 @roles_required(Role.MANAGER, Role.HR)
-def profile(member_id):
-    return "profile"
+def profile(member_id: int):
+    return _render_profile(member_id, own=False)
 
 
 @bp.route("/leaderboards")
 @roles_required(Role.MANAGER, Role.HR)
 def leaderboards():
-    return "lb"
+    metric = request.args.get("metric", "answers")
+    if metric not in services.LEADERBOARD_METRICS:
+        flash(_("Unknown metric: showing answers."), "warning")
+        metric = "answers"
+    window_arg = request.args.get("window", "all")
+    window = int(window_arg) if window_arg.isdigit() and int(window_arg) in WINDOWS else None
+    if window is None and window_arg != "all":
+        flash(_("Unknown period: showing all time."), "warning")
+    rows, as_of = services.leaderboard(db.session, metric, window)
+    return render_template("community/members/leaderboards.html", rows=rows, as_of=as_of,
+                           metric=metric, window=window, windows=WINDOWS,
+                           metric_labels=METRIC_LABELS)
 
 
 @bp.route("/me")
 @roles_required(Role.MEMBER)
 def me():
-    return "me"
+    member_id = getattr(current_user, "member_id", None)
+    if member_id is None or db.session.get(Member, member_id) is None:
+        return render_template("community/members/me_unlinked.html")
+    return _render_profile(member_id, own=True)

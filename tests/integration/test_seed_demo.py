@@ -1,0 +1,113 @@
+"""`flask seed-demo`: a heavy-tailed demo community, tiers, and demo logins kept in instance/."""
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash
+
+from engagement.accounts.models import User
+from engagement.audit import AuditEntry, verify
+from engagement.community.demo import DEMO_USERS, LOGINS_FILE
+from engagement.community.models import ContributionDay, ImportRun, Member
+from engagement.extensions import db
+
+SMALL = ["--members", "400", "--contributions", "4000"]
+
+
+def _logins(path: Path) -> dict[str, str]:
+    rows = [line.split() for line in path.read_text().splitlines() if not line.startswith("#")]
+    return {email: password for _role, email, password in rows}
+
+
+def test_seed_demo_small(app, runner):
+    result = runner.invoke(args=["seed-demo", *SMALL])
+    assert result.exit_code == 0, result.output
+    logins_file = Path(app.instance_path) / LOGINS_FILE
+    assert stat.S_IMODE(logins_file.stat().st_mode) == 0o600
+    passwords = _logins(logins_file)
+    assert set(passwords) == {email for _r, email, _n in DEMO_USERS}
+    for email, password in passwords.items():
+        assert f"{email}" in result.output and password in result.output
+        assert len(password) >= 12
+    with app.app_context():
+        session = db.session
+        assert session.scalar(select(func.count()).select_from(Member)
+                              .where(Member.source == "demo")) == 400
+        assert session.scalar(select(func.count()).select_from(ContributionDay)) == 4000
+        assert session.scalar(select(func.count()).select_from(Member)
+                              .where(Member.tier_id.is_not(None))) > 0
+        run = session.scalar(select(ImportRun))
+        assert (run.status, run.source, run.format) == ("completed", "demo", "csv")
+        users = {u.email: u for u in session.scalars(select(User))}
+        for role, email, _name in DEMO_USERS:
+            assert users[email].role == role
+            assert check_password_hash(users[email].password_hash, passwords[email])
+        top = session.scalar(select(Member).order_by(Member.answers.desc()).limit(1))
+        assert users["member@demo.example"].member_id == top.id
+        actions = set(session.scalars(select(AuditEntry.action)
+                                      .where(AuditEntry.actor == "cli:seed-demo")))
+        assert {"user.create"} <= actions and len(actions) >= 2  # import/tier entries too
+        assert verify(session).ok
+
+
+def test_if_empty_keeps_data_and_passwords(app, runner):
+    assert runner.invoke(args=["seed-demo", *SMALL]).exit_code == 0
+    logins_file = Path(app.instance_path) / LOGINS_FILE
+    before = _logins(logins_file)
+    with app.app_context():
+        members_before = db.session.scalar(select(func.count()).select_from(Member))
+
+    result = runner.invoke(args=["seed-demo", "--if-empty", "--members", "999"])
+    assert result.exit_code == 0, result.output
+    assert "skipping" in result.output
+    assert _logins(logins_file) == before
+    assert all(p in result.output for p in before.values())
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Member)) == members_before
+        assert db.session.scalar(select(func.count()).select_from(User)) == 4
+
+
+def test_if_empty_on_an_empty_database_seeds(app, runner):
+    result = runner.invoke(args=["seed-demo", "--if-empty", *SMALL])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Member)) == 400
+
+
+def test_users_recreated_from_the_kept_file(app, runner):
+    """A fresh database (e.g. after `make clean`) gets the same, already printed passwords."""
+    logins_file = Path(app.instance_path) / LOGINS_FILE
+    logins_file.write_text("# kept\nadmin admin@demo.example Keep1234567890ab\n")
+    result = runner.invoke(args=["seed-demo", "--members", "50", "--contributions", "100"])
+    assert result.exit_code == 0, result.output
+    passwords = _logins(logins_file)
+    assert passwords["admin@demo.example"] == "Keep1234567890ab"
+    assert len(passwords) == 4
+    with app.app_context():
+        admin = db.session.scalar(select(User).where(User.email == "admin@demo.example"))
+        assert check_password_hash(admin.password_hash, "Keep1234567890ab")
+
+
+def test_changed_password_is_not_reset_or_shown(app, runner):
+    assert runner.invoke(args=["seed-demo", "--members", "50", "--contributions", "100"]
+                         ).exit_code == 0
+    with app.app_context():
+        from engagement.accounts.services import set_password
+
+        hr = db.session.scalar(select(User).where(User.email == "hr@demo.example"))
+        set_password(hr, "a-new-password-of-hr")
+        db.session.commit()
+    result = runner.invoke(args=["seed-demo", "--if-empty"])
+    assert result.exit_code == 0
+    line = next(line for line in result.output.splitlines() if "hr@demo.example" in line)
+    assert "changed" in line
+    with app.app_context():
+        hr = db.session.scalar(select(User).where(User.email == "hr@demo.example"))
+        assert check_password_hash(hr.password_hash, "a-new-password-of-hr")
+
+
+def test_bad_sizes_are_clear_errors(runner):
+    result = runner.invoke(args=["seed-demo", "--members", "0"])
+    assert result.exit_code == 2 and "--members" in result.output
