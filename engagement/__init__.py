@@ -57,6 +57,10 @@ def register_extensions(app: Flask) -> None:
     from . import audit, settings  # noqa: F401
     from .accounts import models as _accounts  # noqa: F401
     from .community import models as _community  # noqa: F401
+    from .community.mailings import models as _mailings  # noqa: F401
+    from .community.segments import models as _segments  # noqa: F401
+    from .events import models as _events  # noqa: F401
+    from .mail import models as _mail  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
@@ -100,8 +104,18 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (accounts_bp, members_bp, tiers_bp, imports_bp):
         app.register_blueprint(bp)
+    from .mail import init_app as init_mail
+
+    init_mail(app)  # blueprint "mail" (/mail/...) and the send-outbox command
     csrf.exempt(api_bp)  # bearer-token API: no cookies, so no CSRF
     app.register_blueprint(api_bp)
+
+    from .community import mailings, segments
+    from .events import init_app as init_events
+
+    segments.init_app(app)
+    mailings.init_app(app)
+    init_events(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -57,6 +57,11 @@ class Member(db.Model):
         Index("ix_members_region", "region"),
         Index("ix_members_tier_id_score", "tier_id", "score"),
         Index("ix_members_last_active", "last_active"),
+        # Segments (community/segments): tier + region/language/activity answered from the
+        # index alone; language lists and filters.
+        Index("ix_members_tier_region_locale_active", "tier_id", "region", "locale",
+              "last_active"),
+        Index("ix_members_locale", "locale"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -91,6 +96,10 @@ class Member(db.Model):
     tier_override_reason: Mapped[str | None] = mapped_column(Text)
     # First day the rules put the member below their tier; demotion waits out the grace period.
     demotion_pending_since: Mapped[date | None] = mapped_column(Date)
+
+    # Set when the member unsubscribed from mailings (link or List-Unsubscribe one-click);
+    # later mailings skip them. Event invitations they asked for are not mailings.
+    mail_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

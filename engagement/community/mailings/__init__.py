@@ -1,0 +1,15 @@
+"""Mailings: a free mail (Markdown) to a segment, with unsubscribe link and one-click header."""
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the mailing pages and the public unsubscribe endpoints."""
+    from ...extensions import csrf
+    from .views import bp, unsubscribe_one_click
+
+    if bp.name not in app.blueprints:
+        # RFC 8058: the mail provider POSTs `List-Unsubscribe=One-Click` without a CSRF
+        # token. The signed token in the URL is the authorisation, and the only effect is
+        # an idempotent opt-out, so exempting this one endpoint is safe.
+        csrf.exempt(unsubscribe_one_click)
+        app.register_blueprint(bp)

@@ -1,0 +1,130 @@
+"""Tables for events, their RSVP questions and invitations (one per event and member)."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..timeutil import UTCDateTime, utcnow
+
+
+class EventStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CANCELLED = "cancelled"
+
+
+class InvitationStatus(enum.StrEnum):
+    INVITED = "invited"
+    ACCEPTED = "accepted"
+    TENTATIVE = "tentative"
+    DECLINED = "declined"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+
+
+# Invitees who still expect calendar updates (declined and cancelled people do not).
+ACTIVE_STATUSES = (InvitationStatus.INVITED, InvitationStatus.ACCEPTED,
+                   InvitationStatus.TENTATIVE, InvitationStatus.WAITLISTED)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as plain strings (no native PG enum), so adding a state later is not a type change.
+    return Enum(cls, name=name, native_enum=False, length=16, validate_strings=True,
+                values_callable=lambda e: [m.value for m in e])
+
+
+class Event(db.Model):
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_status_starts_at", "status", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # iCalendar UID: never changes, so clients match updates and cancellations to the event.
+    uid: Mapped[str] = mapped_column(String(255), unique=True)
+    # iCalendar SEQUENCE: +1 for every change that is sent to invitees.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[EventStatus] = mapped_column(_enum(EventStatus, "event_status"),
+                                                default=EventStatus.DRAFT)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    venue: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    timezone: Mapped[str] = mapped_column(String(64))  # IANA name; local times are shown in it
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    rsvp_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    plus_one_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    per_attendee_cost: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    organizer_name: Mapped[str] = mapped_column(String(255), default="")
+    organizer_email: Mapped[str] = mapped_column(String(255))
+    reminder_days: Mapped[int | None] = mapped_column(Integer)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    questions = relationship("EventQuestion", order_by="EventQuestion.position",
+                             cascade="all, delete-orphan", back_populates="event")
+    created_by = relationship("User")
+
+    def __repr__(self) -> str:
+        return f"<Event {self.id} {self.title!r} {self.status}>"
+
+
+class EventQuestion(db.Model):
+    """A question asked when answering the invitation (dietary needs, travel, ...)."""
+
+    __tablename__ = "event_questions"
+    __table_args__ = (Index("ix_event_questions_event_position", "event_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(16), default="text")  # text | choice
+    label: Mapped[str] = mapped_column(String(255))
+    choices: Mapped[list] = mapped_column(JSON, default=list)
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    event = relationship("Event", back_populates="questions")
+
+
+class Invitation(db.Model):
+    __tablename__ = "invitations"
+    __table_args__ = (
+        UniqueConstraint("event_id", "member_id", name="uq_invitations_event_id_member_id"),
+        Index("ix_invitations_event_status", "event_id", "status"),
+        Index("ix_invitations_member_checked_in", "member_id", "checked_in_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    status: Mapped[InvitationStatus] = mapped_column(
+        _enum(InvitationStatus, "invitation_status"), default=InvitationStatus.INVITED)
+    # Random part of the signed link: replacing it revokes links already sent.
+    nonce: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    waitlist_position: Mapped[int | None] = mapped_column(Integer)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    event = relationship("Event")
+    member = relationship("Member")
