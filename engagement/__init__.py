@@ -167,6 +167,9 @@ def register_commands(app: Flask) -> None:
     from .community import cli as community_cli
 
     audit.init_app(app)
+    from .demo import seed_demo_command
+
+    app.cli.add_command(seed_demo_command)
     accounts_cli.init_app(app)
     community_cli.init_app(app)
 

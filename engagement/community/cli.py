@@ -3,11 +3,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from .demo import seed_demo_command
     from .importers.cli import import_community_command
     from .members.cli import export_members_command
     from .tiers.cli import compute_tiers_command
 
-    for command in (import_community_command, compute_tiers_command, export_members_command,
-                    seed_demo_command):
+    for command in (import_community_command, compute_tiers_command, export_members_command):
         app.cli.add_command(command)

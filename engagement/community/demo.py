@@ -1,4 +1,4 @@
-"""CLI: seed-demo — a synthetic community plus demo logins, so `make run` shows a live app."""
+"""Demo community: a synthetic heavy-tailed community and the demo logins (seed-demo)."""
 from __future__ import annotations
 
 import os
@@ -11,16 +11,12 @@ from datetime import date
 from pathlib import Path
 
 import click
-from flask import current_app
-from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
-from .. import audit
 from ..accounts.models import User
-from ..accounts.services import AccountError, save_user
-from ..extensions import db
+from ..accounts.services import save_user
 from ..timeutil import utcnow
 from .models import Member
 
@@ -118,43 +114,3 @@ def seed_community(session: Session, members: int, contributions: int, seed: int
     result = compute_tiers(session, as_of=today, now=utcnow())
     echo(f"tiers computed: {result.evaluated:,} members evaluated, {result.promoted:,} promoted "
          f"({time.monotonic() - started:.1f} s)")
-
-
-@click.command("seed-demo", help=(
-    "Load a realistic synthetic community (heavy-tailed: a few dozen power users with more "
-    "than 10,000 answers, most members with a handful) as source 'demo', compute tiers, "
-    "and create demo logins (admin, manager, hr, member) whose passwords are kept in "
-    "instance/demo-logins.txt and printed."))
-@click.option("--members", type=click.IntRange(1, 5_000_000), default=DEFAULT_MEMBERS,
-              show_default=True, help="Number of members.")
-@click.option("--contributions", type=click.IntRange(0, 50_000_000),
-              default=DEFAULT_CONTRIBUTIONS, show_default=True,
-              help="Number of (member, day) contribution rows.")
-@click.option("--seed", type=int, default=1, show_default=True,
-              help="Random seed: the same seed and day give the same community.")
-@click.option("--if-empty", is_flag=True,
-              help="Only generate data when there are no members yet (used by `make run`); "
-                   "the demo logins are ensured and printed either way.")
-@with_appcontext
-def seed_demo_command(members: int, contributions: int, seed: int, if_empty: bool) -> None:
-    session = db.session
-    with audit.acting_as("cli:seed-demo"):
-        has_members = session.scalar(select(Member.id).limit(1)) is not None
-        if if_empty and has_members:
-            click.echo("members exist already: skipping the demo data")
-        else:
-            # run_import commits batch by batch (its contract); tiers are committed below.
-            seed_community(session, members, contributions, seed, date.today())
-        passwords = load_or_create_passwords(Path(current_app.instance_path) / LOGINS_FILE)
-        try:
-            logins = ensure_demo_users(session, passwords)
-        except AccountError as exc:
-            session.rollback()
-            raise click.ClickException(str(exc)) from None
-        session.commit()
-    click.echo(f"\nDemo logins (kept in {Path(current_app.instance_path) / LOGINS_FILE}):")
-    for login in logins:
-        note = "" if login.works else "   (password changed since; not shown)"
-        shown = login.password if login.works else "-"
-        click.echo(f"  {login.role:<8} {login.email:<24} {shown}{note}")
-    click.echo(f"Sign in at {current_app.config.get('BASE_URL', '').rstrip('/')}/login")

@@ -111,3 +111,27 @@ def test_changed_password_is_not_reset_or_shown(app, runner):
 def test_bad_sizes_are_clear_errors(runner):
     result = runner.invoke(args=["seed-demo", "--members", "0"])
     assert result.exit_code == 2 and "--members" in result.output
+
+
+def test_demo_programme_invites_the_top_tiers_once(app, runner):
+    from engagement.community.segments.models import Segment
+    from engagement.events.demo import EVENT_TITLE, SEGMENT_NAME
+    from engagement.events.models import Event, Invitation
+    from engagement.mail.models import OutboxMessage
+
+    assert runner.invoke(args=["seed-demo", "--members", "3000", "--contributions",
+                               "30000"]).exit_code == 0
+    again = runner.invoke(args=["seed-demo", "--if-empty"])
+    assert again.exit_code == 0 and "demo event" not in again.output
+    with app.app_context():
+        session = db.session
+        event = session.scalar(select(Event).where(Event.title == EVENT_TITLE))
+        assert event.status == "published" and len(event.questions) == 2
+        segment = session.scalar(select(Segment).where(Segment.name == SEGMENT_NAME))
+        invited = session.scalar(select(func.count()).select_from(Invitation)
+                                 .where(Invitation.event_id == event.id))
+        assert invited == segment.member_count > 0
+        assert session.scalar(select(func.count()).select_from(Event)) == 1
+        invitation_mails = session.scalar(select(func.count()).select_from(OutboxMessage)
+                                          .where(OutboxMessage.kind == "event-invitation"))
+        assert invitation_mails == invited
