@@ -201,7 +201,7 @@ def test_dashboard_figures(client, login_as, community):
     assert kpis == [("4", "Members"), ("2", "Members with a tier"),
                     ("2", "Active in the last 30 days"), ("27", "Answers in the last 30 days"),
                     ("3", "Accepted solutions in the last 30 days")]
-    assert "1 promotions" in html and "0 demotions" in html
+    assert "1 promotion<" in html and "0 demotions" in html  # singular and plural
     assert "Members per tier" in html and '<svg class="chart bar-chart"' in html
     # tier table: Gold 1, Silver 1, no tier 2
     assert re.search(r"Gold PT</a></td>\s*<td class=\"num\">1</td>", html)
