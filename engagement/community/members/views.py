@@ -66,7 +66,10 @@ def _short_number(value) -> str:
 
     # Chart axes have little room: "12K" / "12.000" instead of "12,345".
     if value >= 10_000:
-        return format_compact_decimal(value, locale=get_locale(), fraction_digits=1)
+        compact = format_compact_decimal(value, locale=get_locale(), fraction_digits=1)
+        # German CLDR has no short form for thousands ("13818"): keep the grouped number.
+        if any(ch.isalpha() for ch in compact):
+            return compact
     return format_decimal(value)
 
 
