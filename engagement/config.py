@@ -45,6 +45,8 @@ def from_environment(instance_path: str) -> dict:
         "BABEL_DEFAULT_LOCALE": os.environ.get("DEFAULT_LOCALE", "de"),
         "ENGAGEMENT_ENV": os.environ.get("ENGAGEMENT_ENV", "development"),
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE"),
+        # A folder on the server whose files managers may import by path from the UI.
+        "IMPORT_ROOT": os.environ.get("IMPORT_ROOT") or None,
     }
     return {k: v for k, v in cfg.items() if v is not None}
 
