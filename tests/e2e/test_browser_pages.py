@@ -96,7 +96,7 @@ def test_manager_journey_desktop(page, live_server, login, community, screenshot
     assert page.locator(".kpi .value").first.inner_text() == "60"
     assert page.locator("svg.bar-chart rect").count() >= 2
     assert page.locator("svg.column-chart rect[height]").count() >= 12
-    assert "1 promotions" in page.locator(".movements").inner_text()
+    assert "▲ 1 promotion ·" in page.locator(".movements").inner_text()
     screenshot(page, "dashboard")
 
     page.click("nav.mainnav >> text=Members")

@@ -58,6 +58,15 @@ def _snapshot(db_file: Path) -> tuple:
     return members, days
 
 
+def _index_names(db_file: Path) -> set[str]:
+    con = sqlite3.connect(db_file)
+    names = {row[0] for row in con.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN "
+        "('members', 'contribution_days') AND name NOT LIKE 'sqlite_autoindex%'")}
+    con.close()
+    return names
+
+
 def test_killed_import_is_consistent_and_completes_on_rerun(sqlite_template, tmp_path):
     data = tmp_path / "data"
     _write_csv(data)
@@ -93,6 +102,10 @@ def test_killed_import_is_consistent_and_completes_on_rerun(sqlite_template, tmp
     assert members == MEMBERS  # members come first, all their batches were committed
     assert days % BATCH == 0 and 0 < days < DAYS  # whole batches only
     assert status == [("running",)]
+    # A first import into empty tables loads in bulk mode: killed mid-load, it left the
+    # secondary indexes dropped (the unique (source, external_id) one stays).
+    indexed = _index_names(clean_db)
+    assert len(indexed) == 13 and _index_names(killed_db) == set()
 
     rerun = subprocess.run(_cmd(data), cwd=ROOT, env=_env(killed_db, tmp_path / "i1"),
                            capture_output=True, text=True, timeout=120)
@@ -103,3 +116,4 @@ def test_killed_import_is_consistent_and_completes_on_rerun(sqlite_template, tmp
     assert clean.returncode == 0, clean.stderr
     assert f"{MEMBERS:,} new" in clean.stdout
     assert _snapshot(killed_db) == _snapshot(clean_db)
+    assert _index_names(killed_db) == _index_names(clean_db) == indexed  # rebuilt by the rerun

@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from datetime import time as dtime
 
+from sqlalchemy import Index, inspect
 from sqlalchemy.orm import Session
 
 from ...timeutil import utcnow
-from ..models import ImportRun
+from ..models import ContributionDay, ImportRun, Member
 from ..scoring import load_weights
 from .records import DayRecord, DayRows, DayTotals, MemberRecord, RowError, Skipped
 from .rules import MAX_ISSUES_KEPT, Summary
@@ -37,6 +38,45 @@ SQLITE_WAL_PAGES = 50_000
 OPTIONAL = ("email", "joined_at", "locale", "region", "reported_posts", "reported_answers",
             "reported_accepted_solutions", "reported_kudos_received")
 METRICS = ("posts", "answers", "accepted_solutions", "kudos_received")
+
+# Bulk mode (SQLite, first import into empty tables): the secondary indexes below are dropped
+# before the load and rebuilt after it, as pg_restore does. Keeping a dozen B-trees sorted
+# through 730,000 random-order inserts costs far more than building each one once from a
+# sorted pass over the finished table. Taken from the models, so an index a migration adds
+# (and the model declares: tests/integration/test_migrations.py checks they agree) is
+# dropped and rebuilt too, and nothing can drift. Primary keys and the unique
+# (source, external_id) constraint are constraints, not in `Table.indexes`: they stay, the
+# upserts and the refresh need them.
+BULK_TABLES = (Member.__table__, ContributionDay.__table__)
+# Page cache while the indexes are rebuilt: SQLite's sorter keeps up to this much in memory
+# before it spills to a temporary file; the largest index (display names) sorts in ~25 MB.
+# Smaller than the load's cache, so the sort's memory comes out of the cache's, not on top.
+SQLITE_INDEX_CACHE_KB = 64_000
+
+
+def secondary_indexes() -> list[Index]:
+    return sorted((ix for table in BULK_TABLES for ix in table.indexes),
+                  key=lambda ix: ix.name)
+
+
+def ensure_indexes(session: Session) -> list[str]:
+    """Create every secondary index of members/contribution_days that is missing; commit.
+
+    Run at the start of every import (services.run_import), so a bulk import that was
+    killed between dropping and rebuilding its indexes (SIGKILL, power loss, a web worker
+    that died) leaves the database without them only until the next import starts. When
+    all exist this is two catalogue reads. Returns the names it created.
+    """
+    conn = session.connection()
+    created = []
+    for table in BULK_TABLES:
+        present = {ix["name"] for ix in inspect(conn).get_indexes(table.name)}
+        for index in sorted(table.indexes, key=lambda ix: ix.name):
+            if index.name not in present:
+                index.create(conn)
+                created.append(index.name)
+    session.commit()
+    return created
 
 
 class Dialect:
@@ -181,6 +221,7 @@ class Loader:
         self.ids: dict[str, int] = dict(self._cursor_rows(
             f"SELECT external_id, id FROM members WHERE source = {self.d.ph}", (source,)))
         self.new_source = not self.ids
+        self.bulk = False  # set by begin_bulk()
         self.slow_days = 0  # day rows that came as DayRecord (not the csv fast path)
         self.totals_exact: DayTotals | None = None
         self.members: dict[str, MemberRecord] = {}
@@ -192,6 +233,55 @@ class Loader:
         self.skipped_reasons: dict[str, int] = {}
         self.bytes_done, self.bytes_total = 0, run.bytes_total
         self._last_beat = time.monotonic()
+
+    # -- bulk mode ----------------------------------------------------------------------
+    def bulk_wanted(self) -> bool:
+        """SQLite, and both tables empty: nothing to keep indexed while the load runs.
+
+        Only into empty tables: rebuilding an index over rows stored before would cost
+        more than the load saves, and a web request reading members meanwhile would scan
+        them all. PostgreSQL keeps its indexes (the load there is not index-bound enough
+        to be worth the exclusive locks DROP INDEX takes).
+        """
+        if not self.d.sqlite:
+            return False
+        rows = self._cursor_rows("SELECT EXISTS (SELECT 1 FROM members) "
+                                 "OR EXISTS (SELECT 1 FROM contribution_days)", ())
+        return not rows[0][0]
+
+    def begin_bulk(self) -> bool:
+        """Drop the secondary indexes when bulk_wanted(); committed, so the load runs without.
+
+        From here until end_bulk() the tables have no secondary indexes; should the
+        process die in between, the next import's ensure_indexes() rebuilds them.
+        """
+        if not self.bulk_wanted():
+            return False
+        conn = self.session.connection()
+        for index in secondary_indexes():
+            index.drop(conn, checkfirst=True)
+        self.session.commit()
+        self.bulk = True
+        return True
+
+    def end_bulk(self) -> None:
+        """Rebuild the dropped indexes (one sorted build each), then refresh the statistics."""
+        if not self.bulk:
+            return
+        # Commit the refresh first: the index builds and ANALYZE are their own transaction.
+        self.session.commit()
+        self._cursor_rows(f"PRAGMA cache_size = -{SQLITE_INDEX_CACHE_KB}", ())
+        ensure_indexes(self.session)
+        # The planner's statistics for the new indexes; analysis_limit samples a bounded
+        # number of rows per index, so this takes well under a second at full size.
+        cur = self._cursor()
+        cur.execute("PRAGMA analysis_limit = 1000")
+        for table in BULK_TABLES:
+            cur.execute(f"ANALYZE {table.name}")
+        cur.execute("PRAGMA analysis_limit = 0")
+        cur.close()
+        self.session.commit()
+        self.bulk = False
 
     # -- the stream ---------------------------------------------------------------------
     def load(self, records: Iterable) -> None:
