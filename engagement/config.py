@@ -47,6 +47,8 @@ def from_environment(instance_path: str) -> dict:
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE"),
         # A folder on the server whose files managers may import by path from the UI.
         "IMPORT_ROOT": os.environ.get("IMPORT_ROOT") or None,
+        # How long a freed seat stays offered to the next person on the waiting list.
+        "EVENT_OFFER_HOURS": int(os.environ.get("EVENT_OFFER_HOURS", "48")),
     }
     return {k: v for k, v in cfg.items() if v is not None}
 
@@ -63,6 +65,11 @@ DEFAULTS: dict = {
     "LOGIN_MAX_FAILURES_PER_IP": 30,
     "LOGIN_WINDOW_SECONDS": 15 * 60,
     "MEMBERS_PER_PAGE": 50,
+    # Sign-in links for members: lifetime and how many may be sent per address / client.
+    "MAGIC_LINK_MINUTES": 30,
+    "MAGIC_LINK_MAX_PER_EMAIL": 5,
+    "MAGIC_LINK_MAX_PER_IP": 20,
+    "MAGIC_LINK_WINDOW_SECONDS": 3600,
     # Where the UI import may read server-side files from (None: upload only).
     "IMPORT_ROOT": None,
 }

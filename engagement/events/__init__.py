@@ -67,4 +67,7 @@ def init_app(app: Flask) -> None:
 
     if "events" not in app.blueprints:
         app.register_blueprint(bp)
+    from .inbound import ingest_replies_command
+
+    app.cli.add_command(ingest_replies_command)
     register_segment_criteria()

@@ -14,7 +14,7 @@ from ..api.pagination import page_args
 from ..extensions import db
 from ..security import Role, roles_required
 from ..timeutil import utcnow
-from . import notifications, rules, services
+from . import notifications, rsvp, rules, services
 from .calendar import build_calendar
 from .models import Event, Invitation
 
@@ -204,6 +204,8 @@ def api_update_event(event_id: int):
         result = services.update_event(db.session, event, values, now=utcnow())
     except services.EventError as exc:
         raise ApiError(409, str(exc), "conflict") from None
+    if "capacity" in result.changed:
+        rsvp.offer_free_seats(db.session, event, now=utcnow())
     body = event_json(event, _counts(event))
     body["changed"], body["notified"] = result.changed, result.notified
     return jsonify(body)
@@ -318,11 +320,49 @@ def api_list_invitations(event_id: int):
     rows = db.session.scalars(select(Invitation).where(Invitation.event_id == event.id)
                               .order_by(Invitation.id).limit(page.per_page)
                               .offset(page.offset)).all()
-    return jsonify({"items": [{
-        "id": r.id, "member_id": r.member_id, "status": str(r.status),
+    return jsonify({"items": [invitation_json(r) for r in rows], "total": total})
+
+
+def invitation_json(r: Invitation) -> dict[str, Any]:
+    return {
+        "id": r.id, "event_id": r.event_id, "member_id": r.member_id, "status": str(r.status),
         "waitlist_position": r.waitlist_position, "responded_at": _iso_utc(r.responded_at),
         "checked_in_at": _iso_utc(r.checked_in_at), "created_at": _iso_utc(r.created_at),
-    } for r in rows], "total": total})
+        "plus_one": bool(r.plus_one), "answers": r.answers or {},
+        "offer_expires_at": _iso_utc(r.offer_expires_at), "source": r.rsvp_source,
+    }
+
+
+@bp.route("/invitations/<int:invitation_id>/rsvp", methods=["POST"])
+@roles_required(Role.MANAGER)
+def api_rsvp(invitation_id: int):
+    """Answer on a member's behalf (audited as the token's user, source "api")."""
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None:
+        raise ApiError(404, f"no invitation with id {invitation_id}")
+    data = _body()
+    status = data.get("status")
+    if status not in ("accepted", "tentative", "declined"):
+        raise _invalid("status", "must be accepted, tentative or declined")
+    plus_one = data.get("plus_one")
+    if plus_one is not None and not isinstance(plus_one, bool):
+        raise _invalid("plus_one", "must be true or false")
+    answers = data.get("answers")
+    if answers is not None and (not isinstance(answers, dict) or not all(
+            isinstance(v, str | int | float) for v in answers.values())):
+        raise _invalid("answers", "must be an object {question id: answer}")
+    try:
+        result = rsvp.respond(db.session, invitation, status, now=utcnow(), answers=answers,
+                              plus_one=plus_one, source="api")
+    except rsvp.RsvpClosed as exc:
+        raise ApiError(409, str(exc), "closed") from None
+    except rsvp.RsvpNotAllowed as exc:
+        raise ApiError(409, str(exc), "conflict") from None
+    except rsvp.RsvpInvalid as exc:
+        raise ApiError(422, str(exc), "invalid") from None
+    body = invitation_json(invitation)
+    body["changed"], body["offered"] = result.changed, result.promoted
+    return jsonify(body)
 
 
 from . import api_docs  # noqa: E402,F401  (documents these routes in the OpenAPI document)

@@ -93,8 +93,32 @@ SCHEMAS["Invitation"] = {
         "responded_at": {"type": ["string", "null"], "format": "date-time"},
         "checked_in_at": {"type": ["string", "null"], "format": "date-time"},
         "created_at": {"type": "string", "format": "date-time"},
+        "event_id": {"type": "integer"},
+        "plus_one": {"type": "boolean"},
+        "answers": {"type": "object", "additionalProperties": {"type": "string"},
+                    "description": "Answers to the event's questions by question id."},
+        "offer_expires_at": {"type": ["string", "null"], "format": "date-time",
+                             "description": "A waitlisted person's offered seat is held "
+                                            "until then."},
+        "source": {"type": ["string", "null"],
+                   "description": "How the last answer came: web, api, manager, calendar."},
+        "changed": {"type": "boolean", "description": "Only in the RSVP response."},
+        "offered": {"type": "array", "items": {"type": "integer"},
+                    "description": "Only in the RSVP response: invitations offered a seat "
+                                   "freed by this answer."},
     },
 }
+SCHEMAS["RsvpRequest"] = {
+    "type": "object", "required": ["status"],
+    "properties": {
+        "status": {"type": "string", "enum": ["accepted", "tentative", "declined"]},
+        "plus_one": {"type": "boolean", "description": "Only where the event allows it."},
+        "answers": {"type": "object", "additionalProperties": {"type": "string"},
+                    "description": "{question id: answer}; omitted keeps earlier answers."},
+    },
+}
+PARAMETERS["invitation_id"] = {"name": "invitation_id", "in": "path", "required": True,
+                               "schema": {"type": "integer"}}
 SCHEMAS["InvitationList"] = list_envelope("Invitation")
 PARAMETERS["event_id"] = {"name": "event_id", "in": "path", "required": True,
                           "schema": {"type": "integer"}}
@@ -167,3 +191,15 @@ add_operation("/api/v1/events/{event_id}/invitations", "get", {
                                        ref("schemas", "InvitationList")),
                   "400": ref("responses", "BadRequest"), "404": _ERR["404"]},
 }, roles=STAFF)
+add_operation("/api/v1/invitations/{invitation_id}/rsvp", "post", {
+    "operationId": "rsvpInvitation", "summary": "Answer an invitation on a member's behalf",
+    "description": "Same rules as the member's own answer: capacity (accepts beyond it are "
+                   "waitlisted with a position), deadline (409 `closed`), confirmation mail "
+                   "with the updated calendar item; audited.",
+    "tags": ["events"], "parameters": [ref("parameters", "invitation_id")],
+    "requestBody": {"required": True, "content": {"application/json": {
+        "schema": ref("schemas", "RsvpRequest")}}},
+    "responses": {"200": json_response("The invitation after the answer.",
+                                       ref("schemas", "Invitation")),
+                  "400": ref("responses", "BadRequest"), **_ERR},
+}, roles=MANAGER)

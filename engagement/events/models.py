@@ -80,6 +80,11 @@ class Event(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Bumped by every RSVP: the UPDATE takes the row lock (PostgreSQL) or the database write
+    # lock (SQLite) before seats are counted, so seat decisions are serialised per event.
+    rsvp_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Waiting list ordered by tier rank (higher first), then time; otherwise first come.
+    waitlist_by_tier: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     questions = relationship("EventQuestion", order_by="EventQuestion.position",
                              cascade="all, delete-orphan", back_populates="event")
@@ -106,12 +111,42 @@ class EventQuestion(db.Model):
     event = relationship("Event", back_populates="questions")
 
 
+class EventConsent(db.Model):
+    """A consent the event asks for (photos, sharing the name with the venue); versioned text."""
+
+    __tablename__ = "event_consents"
+    __table_args__ = (UniqueConstraint("event_id", "key", name="uq_event_consents_event_id_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class InvitationConsent(db.Model):
+    """One consent answer: the exact text and version shown, given or refused, and when."""
+
+    __tablename__ = "invitation_consents"
+    __table_args__ = (Index("ix_invitation_consents_invitation_key", "invitation_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    given: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Invitation(db.Model):
     __tablename__ = "invitations"
     __table_args__ = (
         UniqueConstraint("event_id", "member_id", name="uq_invitations_event_id_member_id"),
         Index("ix_invitations_event_status", "event_id", "status"),
         Index("ix_invitations_member_checked_in", "member_id", "checked_in_at"),
+        Index("ix_invitations_event_waitlist", "event_id", "waitlist_position"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -125,6 +160,14 @@ class Invitation(db.Model):
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     waitlist_position: Mapped[int | None] = mapped_column(Integer)
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    plus_one: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    answers: Mapped[dict | None] = mapped_column(JSON)  # {question id (str): answer}
+    # Tier rank when put on the waiting list (tier-priority events order by it).
+    waitlist_rank: Mapped[int | None] = mapped_column(Integer)
+    # A freed seat offered to this waitlisted person until then.
+    offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rsvp_source: Mapped[str | None] = mapped_column(String(16))  # web | api | manager | calendar
 
     event = relationship("Event")
     member = relationship("Member")

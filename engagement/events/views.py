@@ -29,7 +29,7 @@ from ..community.models import Member
 from ..extensions import db
 from ..security import Role, public, roles_required
 from ..timeutil import utcnow
-from . import notifications, rules, services
+from . import notifications, rsvp, rules, services
 from .calendar import build_calendar
 from .forms import EMPTY_QUESTION_ROWS, EventForm, InviteForm, SegmentInviteForm
 from .models import Event, EventStatus, Invitation
@@ -247,7 +247,8 @@ def _render_detail(event: Event, *, preview=None, preview_error=None, segment_fo
         pages=max(1, -(-counts["total"] // PER_PAGE)), q=q, found=found,
         invite_form=InviteForm(formdata=None), segment_form=segment_form,
         confirm=ConfirmForm(), preview=preview, preview_error=preview_error,
-        google_url=notifications.google_link(event)), status
+        google_url=notifications.google_link(event),
+        consents=rsvp.event_consents(db.session, event.id)), status
 
 
 def _segment_choices() -> list[tuple[str, str]]:
@@ -274,6 +275,8 @@ def edit(event_id: int):
         values = _input_from_form(form)
         if values is not None:
             result = services.update_event(db.session, event, values, now=utcnow())
+            if "capacity" in result.changed:
+                rsvp.offer_free_seats(db.session, event, now=utcnow())
             if not result.changed:
                 flash(_("Nothing changed."), "info")
             elif result.notified:
@@ -423,9 +426,7 @@ def invitation_page(token: str):
     invitation, status = _invitation_from_token(token)
     if invitation is None:
         return render_template("events/invitation_invalid.html", reason=status), status
-    event = invitation.event
-    return render_template("events/invitation.html", invitation=invitation, event=event,
-                           token=token, google_url=notifications.google_link(event))
+    return rsvp_views.render_invitation(invitation, token)
 
 
 @bp.route("/i/<token>/event.ics")
@@ -449,3 +450,7 @@ def _invitation_from_token(token: str) -> tuple[Invitation | None, int]:
     if utcnow() > rules.link_expiry(invitation.event.ends_at):
         return None, 410
     return invitation, 200
+
+
+# Routes on this blueprint: RSVP (rsvp_views), My invitations and calendar feed (member_views).
+from . import rsvp_views  # noqa: E402,F401

@@ -1,0 +1,98 @@
+"""POST /api/v1/inbound/mail: mail providers that forward inbound mail post it here raw.
+
+Authenticated like the rest of the API: the bearer token of a manager (or admin) user, so a
+leaked token is revoked in the UI like any other. The answer is 200 even when the mail was
+ignored or skipped: providers retry non-2xx answers, and a mail that is not a reply will
+never become one.
+"""
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+
+from ..api import bp
+from ..api.errors import ApiError
+from ..api.openapi import SCHEMAS, add_operation, json_response, ref
+from ..extensions import db
+from ..security import Role, roles_required
+from ..timeutil import utcnow
+from . import inbound
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024  # calendar replies are a few KB; attachments are not read
+
+
+def _max_bytes() -> int:
+    return int(current_app.config.get("INBOUND_MAIL_MAX_BYTES", DEFAULT_MAX_BYTES))
+
+
+@bp.post("/inbound/mail")
+@roles_required(Role.MANAGER)
+def inbound_mail():
+    """Apply the calendar replies in one raw RFC 822 message."""
+    if request.mimetype != "message/rfc822":
+        raise ApiError(415, "send the raw mail with Content-Type: message/rfc822",
+                       "unsupported_media_type")
+    limit = _max_bytes()
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"the mail is larger than {limit} bytes")
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(413, f"the mail is larger than {limit} bytes")
+    if not raw.strip():
+        raise ApiError(400, "the body is empty; send the raw mail")
+    outcomes = inbound.ingest_message(db.session, raw, now=utcnow(), label="")
+    return jsonify({"message_id": outcomes[0].message_id if outcomes else "",
+                    "counts": inbound.counts(outcomes),
+                    "outcomes": [o.as_json() for o in outcomes]})
+
+
+SCHEMAS["InboundOutcome"] = {
+    "type": "object", "required": ["result", "message_id", "reason"],
+    "properties": {
+        "result": {"type": "string", "enum": ["applied", "ignored", "skipped"]},
+        "message_id": {"type": "string"},
+        "reason": {"type": ["string", "null"], "description": (
+            "Why not applied. skipped: not_calendar, no_method, invalid_calendar, not_reply "
+            "(REQUEST, CANCEL, COUNTER, ...), no_vevent, unreadable. ignored: unknown_uid, "
+            "occurrence, no_attendee, sender_mismatch, not_invited, ambiguous_attendee, "
+            "outdated (older SEQUENCE), unsupported_partstat (DELEGATED, NEEDS-ACTION), stale "
+            "(older than the last answer), unchanged, rsvp_closed, rsvp_not_allowed, "
+            "rsvp_invalid."),
+            "examples": ["unknown_uid"]},
+        "detail": {"type": "string"},
+        "uid": {"type": ["string", "null"]},
+        "attendee": {"type": ["string", "null"], "format": "email"},
+        "partstat": {"type": ["string", "null"]},
+        "invitation_id": {"type": ["integer", "null"]},
+        "status": {"type": ["string", "null"],
+                   "description": "The invitation's status afterwards (applied only)."},
+    },
+}
+SCHEMAS["InboundResult"] = {
+    "type": "object", "required": ["message_id", "counts", "outcomes"],
+    "properties": {
+        "message_id": {"type": "string"},
+        "counts": {"type": "object", "properties": {
+            "applied": {"type": "integer"}, "ignored": {"type": "integer"},
+            "skipped": {"type": "integer"}}},
+        "outcomes": {"type": "array", "items": ref("schemas", "InboundOutcome")},
+    },
+}
+add_operation("/api/v1/inbound/mail", "post", {
+    "operationId": "ingestInboundMail",
+    "summary": "Apply calendar replies (iMIP METHOD:REPLY) in a raw mail",
+    "description": "For mail providers that post inbound mail. The body is the complete "
+                   "RFC 822 message. ACCEPTED/TENTATIVE/DECLINED from the invited attendee "
+                   "(the mail's sender) count like an online RSVP, with the same capacity and "
+                   "deadline rules. Answers 200 with one outcome per reply, also when "
+                   "nothing was applied.",
+    "tags": ["events"],
+    "requestBody": {"required": True, "content": {"message/rfc822": {
+        "schema": {"type": "string", "format": "binary"}}}},
+    "responses": {
+        "200": json_response("What happened to each reply.", ref("schemas", "InboundResult")),
+        "400": ref("responses", "BadRequest"),
+        "413": json_response("Larger than INBOUND_MAIL_MAX_BYTES (default 10 MB).",
+                             ref("schemas", "Error")),
+        "415": json_response("Not message/rfc822.", ref("schemas", "Error")),
+    },
+}, roles=("manager",))
