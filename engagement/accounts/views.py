@@ -200,3 +200,5 @@ def revoke_token(token_id: int):
         flash(_("Token %(prefix)s… revoked.", prefix=token.prefix), "success")
     back = _safe_next(request.form.get("next"))
     return redirect(back or url_for("accounts.tokens"))
+
+from . import magic_views  # noqa: E402,F401  (member sign-in by link: routes on bp)

@@ -453,4 +453,4 @@ def _invitation_from_token(token: str) -> tuple[Invitation | None, int]:
 
 
 # Routes on this blueprint: RSVP (rsvp_views), My invitations and calendar feed (member_views).
-from . import rsvp_views  # noqa: E402,F401
+from . import member_views, rsvp_views  # noqa: E402,F401

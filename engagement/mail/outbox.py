@@ -239,3 +239,16 @@ def cancel(session: Session, message_id: int) -> bool:
     session.flush()
     return bool(result.rowcount)
 
+
+# Kinds whose body is a secret for its recipient (sign-in links): staff pages show their
+# headers and status but never their content.
+CONFIDENTIAL_KINDS: set[str] = set()
+
+
+def mark_confidential(kind: str) -> None:
+    """Hide the content of mails of `kind` from the outbox pages."""
+    CONFIDENTIAL_KINDS.add(kind)
+
+
+def is_confidential(kind: str) -> bool:
+    return kind in CONFIDENTIAL_KINDS

@@ -129,7 +129,10 @@ def _message_or_404(message_id: int) -> OutboxMessage:
 def show(message_id: int):
     row = _message_or_404(message_id)
     view = parse_for_display(row.raw) if row.raw is not None else None
+    if view is not None and outbox.is_confidential(row.kind):
+        view = MessageView(view.headers, view.parts, None)
     return render_template("mail/message.html", row=row, view=view,
+                           confidential=outbox.is_confidential(row.kind),
                            labels=STATUS_LABELS, form=ActionForm(),
                            raw_url=url_for("mail.raw", message_id=row.id))
 
@@ -140,6 +143,8 @@ def raw(message_id: int):
     row = _message_or_404(message_id)
     if row.raw is None:
         abort(404)  # deferred: not rendered yet
+    if outbox.is_confidential(row.kind):
+        abort(403)  # a sign-in link belongs to its recipient only
     return Response(row.raw, mimetype="message/rfc822", headers={
         "Content-Disposition": f'attachment; filename="message-{row.id}.eml"'})
 

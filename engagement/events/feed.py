@@ -1,0 +1,181 @@
+"""Per-member private calendar feed (webcal://…/calendar/<token>.ics) of accepted events.
+
+The token is a random 32-byte secret stored in plain text: the feed is read-only and its
+owner must be able to copy the URL again later (Google and Outlook ask for it when the
+calendar is added on another device), which a hashed token could not offer. It is long
+enough not to be guessed, and "reset" replaces it, so a leaked URL stops working at once.
+
+What the feed holds: events the member ACCEPTED (not tentative or waitlisted: a feed is for
+the days they are expected), upcoming plus the last FEED_PAST_DAYS days. A cancelled event
+stays FEED_CANCELLED_DAYS as STATUS:CANCELLED so subscribed clients remove it instead of
+keeping a stale entry. UIDs and SEQUENCE are the invitation mails', so a client that got
+the invitation and subscribes to the feed shows one entry, not two.
+"""
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, vCalAddress, vText
+from icalendar import Event as VEvent
+from sqlalchemy import ForeignKey, Integer, String, or_, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .. import audit
+from ..extensions import db
+from ..timeutil import UTCDateTime
+from .calendar import PRODID
+from .models import Event, EventStatus, Invitation, InvitationStatus
+from .rules import location_text
+from .vtimezone import vtimezone
+
+FEED_PAST_DAYS = 90
+FEED_CANCELLED_DAYS = 30
+REFRESH = timedelta(hours=1)  # how often clients should poll (REFRESH-INTERVAL)
+
+
+class CalendarFeed(db.Model):
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"),
+                                           unique=True)
+    # NULL while the feed is switched off; unique so a token names exactly one member.
+    token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def feed_of(session: Session, member_id: int) -> CalendarFeed | None:
+    return session.scalar(select(CalendarFeed).where(CalendarFeed.member_id == member_id))
+
+
+def reset_feed(session: Session, member_id: int, *, now: datetime) -> CalendarFeed:
+    """Give the member a (new) feed URL; the previous one stops working (flush only)."""
+    feed = feed_of(session, member_id)
+    had_token = feed is not None and feed.token is not None
+    if feed is None:
+        feed = CalendarFeed(member_id=member_id, created_at=now)
+        session.add(feed)
+    feed.token = new_token()
+    feed.created_at = now
+    feed.revoked_at = None
+    session.flush()
+    audit.record(session, "calendar_feed.reset" if had_token else "calendar_feed.create",
+                 "member", member_id, after={"feed_id": feed.id}, at=now)
+    return feed
+
+
+def disable_feed(session: Session, member_id: int, *, now: datetime) -> bool:
+    """Switch the feed off (the URL answers 404); False when there was none."""
+    feed = feed_of(session, member_id)
+    if feed is None or feed.token is None:
+        return False
+    feed.token = None
+    feed.revoked_at = now
+    session.flush()
+    audit.record(session, "calendar_feed.revoke", "member", member_id,
+                 after={"feed_id": feed.id}, at=now)
+    return True
+
+
+def member_for_token(session: Session, token: str) -> int | None:
+    """The member whose live feed has this token, or None (unknown, reset or switched off)."""
+    if not token or len(token) > 64:
+        return None
+    return session.scalar(select(CalendarFeed.member_id).where(CalendarFeed.token == token))
+
+
+def in_feed(invitation_status: str, event_status: str, ends_at: datetime,
+            cancelled_at: datetime | None, now: datetime) -> bool:
+    """Whether an invitation's event belongs in the feed (pure; mirrors `feed_rows`)."""
+    if str(invitation_status) != InvitationStatus.ACCEPTED:
+        return False
+    if str(event_status) == EventStatus.DRAFT:
+        return False
+    if ends_at < now - timedelta(days=FEED_PAST_DAYS):
+        return False
+    if str(event_status) == EventStatus.CANCELLED:
+        return cancelled_at is not None and cancelled_at >= now - timedelta(
+            days=FEED_CANCELLED_DAYS)
+    return True
+
+
+def feed_rows(session: Session, member_id: int, now: datetime) -> list[tuple[Invitation, Event]]:
+    """The member's invitations and events for the feed, oldest first (one query)."""
+    return [tuple(row) for row in session.execute(
+        select(Invitation, Event).join(Event, Event.id == Invitation.event_id)
+        .where(Invitation.member_id == member_id,
+               Invitation.status == InvitationStatus.ACCEPTED,
+               Event.status != EventStatus.DRAFT,
+               Event.ends_at >= now - timedelta(days=FEED_PAST_DAYS),
+               or_(Event.status != EventStatus.CANCELLED,
+                   Event.cancelled_at >= now - timedelta(days=FEED_CANCELLED_DAYS)))
+        .order_by(Event.starts_at, Event.id)).all()]
+
+
+def _address(email: str, name: str) -> vCalAddress:
+    address = vCalAddress(f"mailto:{email}")
+    if name:
+        address.params["CN"] = vText(name)
+    return address
+
+
+def build_feed(events: Sequence[tuple[Event, str | None]], *, name: str) -> bytes:
+    """A METHOD-less VCALENDAR (a published calendar, not a scheduling message).
+
+    `events` are (event, personal invitation URL). DTSTAMP is the event's last change, as
+    RFC 5545 asks for calendars without METHOD; it also keeps the bytes (and the ETag)
+    unchanged until something really changed.
+    """
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", name)
+    cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", REFRESH)
+    first_year: dict[str, int] = {}
+    for event, _url in events:
+        if event.timezone != "UTC":
+            year = event.starts_at.astimezone(ZoneInfo(event.timezone)).year
+            first_year[event.timezone] = min(year, first_year.get(event.timezone, year))
+    for tz_name in sorted(first_year):
+        cal.add_component(vtimezone(tz_name, first_year[tz_name]))
+    for event, url in events:
+        cal.add_component(_vevent(event, url))
+    return cal.to_ical()
+
+
+def _vevent(event: Event, url: str | None) -> VEvent:
+    tz = UTC if event.timezone == "UTC" else ZoneInfo(event.timezone)
+    vevent = VEvent()
+    vevent.add("uid", event.uid)
+    stamp = (event.updated_at or event.created_at).astimezone(UTC)
+    vevent.add("dtstamp", stamp)
+    vevent.add("last-modified", stamp)
+    vevent.add("sequence", event.sequence)
+    vevent.add("dtstart", event.starts_at.astimezone(tz))
+    vevent.add("dtend", event.ends_at.astimezone(tz))
+    vevent.add("summary", event.title)
+    description = (event.description or "").strip()
+    if url:
+        description = f"{description}\n\n{url}" if description else url
+        vevent.add("url", url)
+    if description:
+        vevent.add("description", description)
+    location = location_text(event.venue or "", event.address or "")
+    if location:
+        vevent.add("location", location)
+    cancelled = str(event.status) == EventStatus.CANCELLED
+    vevent.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    vevent.add("transp", "TRANSPARENT" if cancelled else "OPAQUE")
+    vevent.add("class", "PRIVATE")
+    vevent.add("organizer", _address(event.organizer_email, event.organizer_name))
+    return vevent

@@ -1,0 +1,122 @@
+"""Member pages: "My invitations" and the personal calendar feed (routes on `events`)."""
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import quote, urlsplit
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..accounts.forms import ConfirmForm
+from ..community.models import Member
+from ..extensions import db
+from ..security import Role, public, roles_required
+from ..timeutil import utcnow
+from . import feed, notifications, rules
+from .models import Event, EventStatus, Invitation
+from .views import bp
+
+PAST_LIMIT = 50
+
+
+def _feed_urls(token: str) -> dict[str, str]:
+    """The feed as webcal:// (calendar apps subscribe), http(s):// and a Google "add" link."""
+    base = notifications.base_url()
+    http_url = f"{base}/calendar/{token}.ics"
+    parts = urlsplit(http_url)
+    webcal = "webcal://" + parts.netloc + parts.path
+    google = "https://calendar.google.com/calendar/render?cid=" + quote(http_url, safe="")
+    return {"webcal": webcal, "http": http_url, "google": google}
+
+
+def _rows(member_id: int, now):
+    """(upcoming, past) invitations of the member with their event, link and Google URL."""
+    query = (select(Invitation, Event).join(Event, Event.id == Invitation.event_id)
+             .where(Invitation.member_id == member_id, Event.status != EventStatus.DRAFT))
+    upcoming = db.session.execute(
+        query.where(Event.ends_at >= now).order_by(Event.starts_at, Event.id)).all()
+    past = db.session.execute(
+        query.where(Event.ends_at < now).order_by(Event.starts_at.desc(), Event.id.desc())
+        .limit(PAST_LIMIT)).all()
+
+    def item(invitation: Invitation, event: Event) -> dict:
+        # The personal link expires some time after the event (rules.link_expiry).
+        live = now <= rules.link_expiry(event.ends_at)
+        token = notifications.make_token(invitation.id, invitation.nonce) if live else None
+        return {"invitation": invitation, "event": event, "token": token,
+                "google_url": notifications.google_link(event)
+                if event.status != EventStatus.CANCELLED else None}
+
+    return [item(i, e) for i, e in upcoming], [item(i, e) for i, e in past]
+
+
+@bp.route("/me/invitations")
+@roles_required(Role.MEMBER)
+def my_invitations():
+    member_id = current_user.member_id
+    member = db.session.get(Member, member_id) if member_id else None
+    if member is None:
+        return render_template("events/member/invitations.html", member=None, upcoming=[],
+                               past=[], feed_urls=None, confirm=ConfirmForm())
+    upcoming, past = _rows(member.id, utcnow())
+    own_feed = feed.feed_of(db.session, member.id)
+    feed_urls = _feed_urls(own_feed.token) if own_feed and own_feed.token else None
+    return render_template("events/member/invitations.html", member=member, upcoming=upcoming,
+                           past=past, past_limit=PAST_LIMIT, feed_urls=feed_urls,
+                           confirm=ConfirmForm())
+
+
+def _member_id_or_redirect():
+    if not current_user.member_id or db.session.get(Member, current_user.member_id) is None:
+        flash(_("Your account is not linked to a member record."), "error")
+        return None
+    return current_user.member_id
+
+
+@bp.route("/me/calendar-feed", methods=["POST"])
+@roles_required(Role.MEMBER)
+def reset_feed():
+    member_id = _member_id_or_redirect()
+    if member_id is not None and ConfirmForm().validate_on_submit():
+        had = feed.feed_of(db.session, member_id)
+        feed.reset_feed(db.session, member_id, now=utcnow())
+        if had is not None and had.revoked_at is None and had.token:
+            flash(_("New calendar address created. The old address no longer works."),
+                  "success")
+        else:
+            flash(_("Your calendar address is ready."), "success")
+    return redirect(url_for("events.my_invitations") + "#feed")
+
+
+@bp.route("/me/calendar-feed/disable", methods=["POST"])
+@roles_required(Role.MEMBER)
+def disable_feed():
+    member_id = _member_id_or_redirect()
+    if member_id is not None and ConfirmForm().validate_on_submit():
+        if feed.disable_feed(db.session, member_id, now=utcnow()):
+            flash(_("Calendar address switched off."), "success")
+    return redirect(url_for("events.my_invitations") + "#feed")
+
+
+@bp.route("/calendar/<token>.ics")
+@public
+def calendar_feed(token: str):
+    member_id = feed.member_for_token(db.session, token)
+    if member_id is None:
+        abort(404)
+    now = utcnow()
+    member = db.session.get(Member, member_id)
+    rows = feed.feed_rows(db.session, member_id, now)
+    data = feed.build_feed(
+        [(event, notifications.invitation_url(inv.id, inv.nonce)) for inv, event in rows],
+        name=_("Community events – %(name)s", name=member.display_name if member else ""))
+    response = Response(data, mimetype="text/calendar")
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Content-Disposition"] = 'inline; filename="events.ics"'
+    # Private: the URL is a secret, so no shared cache may keep a copy; clients re-check.
+    response.headers["Cache-Control"] = "private, max-age=900"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    response.set_etag(hashlib.sha256(data).hexdigest())
+    return response.make_conditional(request)
