@@ -54,13 +54,32 @@ def _timezone_component(tz_name: str, start: datetime, end: datetime) -> Timezon
     return vtimezone(tz_name, start.astimezone(ZoneInfo(tz_name)).year)
 
 
-def _address(email: str, name: str, **params: str) -> vCalAddress:
-    address = vCalAddress(f"mailto:{email}")
+def add_event_details(vevent: VEvent, event: EventLike, url: str | None) -> None:
+    """What, when and where: the same in invitations, downloads and the personal feed."""
+    tz = UTC if event.timezone == "UTC" else ZoneInfo(event.timezone)
+    vevent.add("dtstart", event.starts_at.astimezone(tz))
+    vevent.add("dtend", event.ends_at.astimezone(tz))
+    vevent.add("summary", event.title)
+    description = (event.description or "").strip()
+    if url:
+        # Outlook does not show URL; the link in the description is what people click.
+        description = f"{description}\n\n{url}" if description else url
+        vevent.add("url", url)
+    if description:
+        vevent.add("description", description)
+    location = location_text(event.venue or "", event.address or "")
+    if location:
+        vevent.add("location", location)
+
+
+def address(email: str, name: str, **params: str) -> vCalAddress:
+    """A calendar user address (mailto:) with its CN and parameters."""
+    cal_address = vCalAddress(f"mailto:{email}")
     if name:
-        address.params["CN"] = vText(name)
+        cal_address.params["CN"] = vText(name)
     for key, value in params.items():
-        address.params[key.replace("_", "-").upper()] = value
-    return address
+        cal_address.params[key.replace("_", "-").upper()] = value
+    return cal_address
 
 
 def build_calendar(event: EventLike, *, method: str, now: datetime,
@@ -74,7 +93,6 @@ def build_calendar(event: EventLike, *, method: str, now: datetime,
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", method)
-    tz = ZoneInfo(event.timezone)
     if event.timezone != "UTC":
         cal.add_component(_timezone_component(event.timezone, event.starts_at, event.ends_at))
 
@@ -86,30 +104,14 @@ def build_calendar(event: EventLike, *, method: str, now: datetime,
         vevent.add("created", event.created_at.astimezone(UTC))
     if event.updated_at is not None:
         vevent.add("last-modified", event.updated_at.astimezone(UTC))
-    if event.timezone == "UTC":
-        vevent.add("dtstart", event.starts_at.astimezone(UTC))
-        vevent.add("dtend", event.ends_at.astimezone(UTC))
-    else:
-        vevent.add("dtstart", event.starts_at.astimezone(tz))
-        vevent.add("dtend", event.ends_at.astimezone(tz))
-    vevent.add("summary", event.title)
-    description = (event.description or "").strip()
-    if url:
-        # Outlook does not show URL; the link in the description is what people click.
-        description = f"{description}\n\n{url}" if description else url
-        vevent.add("url", url)
-    if description:
-        vevent.add("description", description)
-    location = location_text(event.venue or "", event.address or "")
-    if location:
-        vevent.add("location", location)
+    add_event_details(vevent, event, url)
     vevent.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     vevent.add("transp", "OPAQUE")
     vevent.add("class", "PUBLIC")
     vevent.add("priority", 5)
-    vevent.add("organizer", _address(event.organizer_email, event.organizer_name))
+    vevent.add("organizer", address(event.organizer_email, event.organizer_name))
     if attendee is not None and method != "PUBLISH":
-        vevent.add("attendee", _address(
+        vevent.add("attendee", address(
             attendee.email, attendee.name, cutype="INDIVIDUAL", role="REQ-PARTICIPANT",
             partstat=PARTSTATS.get(str(attendee.status), "NEEDS-ACTION"), rsvp="TRUE"))
     cal.add_component(vevent)

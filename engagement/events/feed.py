@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, vCalAddress, vText
+from icalendar import Calendar
 from icalendar import Event as VEvent
 from sqlalchemy import ForeignKey, Integer, String, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -26,9 +26,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from .. import audit
 from ..extensions import db
 from ..timeutil import UTCDateTime
-from .calendar import PRODID
+from .calendar import PRODID, add_event_details, address
 from .models import Event, EventStatus, Invitation, InvitationStatus
-from .rules import location_text
 from .vtimezone import vtimezone
 
 FEED_PAST_DAYS = 90
@@ -120,13 +119,6 @@ def feed_rows(session: Session, member_id: int, now: datetime) -> list[tuple[Inv
         .order_by(Event.starts_at, Event.id)).all()]
 
 
-def _address(email: str, name: str) -> vCalAddress:
-    address = vCalAddress(f"mailto:{email}")
-    if name:
-        address.params["CN"] = vText(name)
-    return address
-
-
 def build_feed(events: Sequence[tuple[Event, str | None]], *, name: str) -> bytes:
     """A METHOD-less VCALENDAR (a published calendar, not a scheduling message).
 
@@ -154,28 +146,16 @@ def build_feed(events: Sequence[tuple[Event, str | None]], *, name: str) -> byte
 
 
 def _vevent(event: Event, url: str | None) -> VEvent:
-    tz = UTC if event.timezone == "UTC" else ZoneInfo(event.timezone)
     vevent = VEvent()
     vevent.add("uid", event.uid)
     stamp = (event.updated_at or event.created_at).astimezone(UTC)
     vevent.add("dtstamp", stamp)
     vevent.add("last-modified", stamp)
     vevent.add("sequence", event.sequence)
-    vevent.add("dtstart", event.starts_at.astimezone(tz))
-    vevent.add("dtend", event.ends_at.astimezone(tz))
-    vevent.add("summary", event.title)
-    description = (event.description or "").strip()
-    if url:
-        description = f"{description}\n\n{url}" if description else url
-        vevent.add("url", url)
-    if description:
-        vevent.add("description", description)
-    location = location_text(event.venue or "", event.address or "")
-    if location:
-        vevent.add("location", location)
+    add_event_details(vevent, event, url)
     cancelled = str(event.status) == EventStatus.CANCELLED
     vevent.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     vevent.add("transp", "TRANSPARENT" if cancelled else "OPAQUE")
     vevent.add("class", "PRIVATE")
-    vevent.add("organizer", _address(event.organizer_email, event.organizer_name))
+    vevent.add("organizer", address(event.organizer_email, event.organizer_name))
     return vevent
