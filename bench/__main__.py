@@ -11,6 +11,8 @@ from pathlib import Path
 
 from bench import BENCHMARKS, Context, Result
 from bench import community as _community  # noqa: F401  (registers its benchmarks)
+from bench import events as _events  # noqa: F401
+from bench import segments as _segments  # noqa: F401
 from bench.setup import DEFAULT_DATA_ROOT, migrated_template, synthetic_data
 
 

@@ -143,6 +143,7 @@ def bench_pages(ctx: Context) -> list[Result]:
         "SELECT id, display_name, answers FROM members ORDER BY answers DESC LIMIT 50"
     ).fetchall())
     con.close()
+    ctx.shared["page_baseline_ms"] = baseline  # the segment pages compare with the same figure
 
     app = app_for(db_path, ctx.work_dir)
     results = []

@@ -35,12 +35,16 @@ def synthetic_data(root: Path, members: int, contributions: int, seed: int,
 
 def app_for(db_path: Path, work_dir: Path):
     """The Flask app on the SQLite file `db_path` (instance folder inside `work_dir`)."""
+    return app_for_url(f"sqlite:///{db_path}", work_dir)
+
+
+def app_for_url(db_url: str, work_dir: Path):
+    """The Flask app on any database URL (instance folder inside `work_dir`)."""
     os.environ["ENGAGEMENT_INSTANCE"] = str(work_dir / "instance")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret")
     from engagement import create_app
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
-                       "BABEL_DEFAULT_LOCALE": "en"})
+    return create_app({"SQLALCHEMY_DATABASE_URI": db_url, "BABEL_DEFAULT_LOCALE": "en"})
 
 
 def migrated_template(work_dir: Path) -> Path:

@@ -21,7 +21,10 @@ def test_bench_runs_at_a_tiny_size(tmp_path):
     summary = output.split("\nsummary\n", 1)[1].splitlines()
     names = ["import csv (2,000 m / 8,000 d)", "import peak RSS", "compute-tiers",
              "leaderboard page", "members list page", "API members list",
-             "API members search (q=)", "API members of a tier", "API tiers"]
+             "API members search (q=)", "API members of a tier", "API tiers",
+             "segment page (tier >= Expert)", "segment page (>= Expert, Bayern)",
+             "segment page (365-d answers >= 50)", "segment page (de + has e-mail)",
+             "500 concurrent accepts (sqlite)"]
     for name in names:
         line = next((s for s in summary if s.startswith(name)), None)
         assert line is not None, f"no line for {name}:\n{output}"
@@ -30,6 +33,14 @@ def test_bench_runs_at_a_tiny_size(tmp_path):
     assert "ratio" in summary[0] and " s " in summary[0]
     assert "MB" in next(s for s in summary if s.startswith("import peak RSS"))
     assert any(line.endswith("targets met") for line in summary)
+    # The seat decision is checked, not only timed: the outcome is part of the line.
+    accepts = next(s for s in summary if s.startswith("500 concurrent accepts (sqlite)"))
+    assert "accepted 50, waitlisted 450, errors 0" in accepts and " PASS " in accepts, accepts
+    assert "x GET /healthz" in accepts
+    if env.get("TEST_POSTGRES_URL", "").startswith("postgres"):
+        assert any(s.startswith("500 concurrent accepts (postgresql)") for s in summary), output
+    else:
+        assert "500 concurrent accepts (postgresql): skipped" in output
     # The generated data is kept for the next run and reused.
     again = subprocess.run(args + ["--only", "import"], cwd=ROOT, env=env, capture_output=True,
                            text=True, timeout=300)
