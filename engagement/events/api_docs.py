@@ -203,3 +203,22 @@ add_operation("/api/v1/invitations/{invitation_id}/rsvp", "post", {
                                        ref("schemas", "Invitation")),
                   "400": ref("responses", "BadRequest"), **_ERR},
 }, roles=MANAGER)
+add_operation("/api/v1/checkins", "post", {
+    "operationId": "checkIn", "summary": "Check an invitation in at the door",
+    "description": "Give `token` (the signed part of the scan URL `/checkin/<token>` in the "
+                   "ticket's QR code) or `invitation_id`. Idempotent: a second check-in "
+                   "answers 200 with the first `checked_in_at`. 409 when the invitation is "
+                   "not accepted, the event is cancelled or the token has expired.",
+    "tags": ["events"],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "additionalProperties": False,
+        "properties": {"token": {"type": "string"}, "invitation_id": {"type": "integer"}},
+        "oneOf": [{"required": ["token"]}, {"required": ["invitation_id"]}]}}}},
+    "responses": {"200": json_response("The invitation, `checked_in_at` set.",
+                                       ref("schemas", "Invitation")),
+                  "400": ref("responses", "BadRequest"), **_ERR},
+}, roles=MANAGER)
+
+# The check-in API route registers on the api blueprint here: this module is imported while
+# the api package is set up, before the blueprint is registered with the app.
+from . import checkin_api  # noqa: E402,F401

@@ -168,6 +168,8 @@ class Invitation(db.Model):
     offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rsvp_source: Mapped[str | None] = mapped_column(String(16))  # web | api | manager | calendar
+    # Recorded at the door for a member who was not invited (see events/checkin.py).
+    walk_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     event = relationship("Event")
     member = relationship("Member")

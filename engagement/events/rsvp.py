@@ -25,7 +25,7 @@ from .. import audit
 from ..community.models import Member, Tier
 from ..mail import outbox
 from ..mail.compose import build_message
-from . import notifications
+from . import checkin, notifications
 from . import rsvp_rules as rules
 from .calendar import Attendee, build_calendar
 from .models import (
@@ -386,13 +386,19 @@ def _mail(session: Session, event: Event, inv: Invitation, kind: str, *, now: da
             member.display_name, member.email, kind if kind != "declined" else "declined"))
         calendar = (ics, method)
         attachments.append(("invite.ics", "text/calendar", ics))
+    if kind == "accepted":
+        # The ticket: the door staff scan this QR code (PNG for mail clients, SVG to print).
+        scan_url = checkin.checkin_url(inv.id, inv.nonce)
+        attachments.append(("ticket-qr.png", "image/png", checkin.qr_png(scan_url)))
+        attachments.append(("ticket-qr.svg", "image/svg+xml", checkin.qr_svg_file(scan_url)))
     with force_locale(lang):
         expires = (format_datetime(inv.offer_expires_at, "medium",
                                    tzinfo=ZoneInfo(event.timezone), locale=lang)
                    if inv.offer_expires_at else "")
         context = dict(kind=kind, event=event, name=member.display_name, url=url, lang=lang,
                        when=notifications.when_text(event, lang), plus_one=inv.plus_one,
-                       position=inv.waitlist_position, expires=expires)
+                       position=inv.waitlist_position, expires=expires,
+                       ticket_url=f"{url}/ticket" if kind == "accepted" else None)
         subject = _subject(kind, event.title)
         env = current_app.jinja_env
         text = env.get_template("events/mail/rsvp_mail.txt").render(**context)

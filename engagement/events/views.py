@@ -452,5 +452,6 @@ def _invitation_from_token(token: str) -> tuple[Invitation | None, int]:
     return invitation, 200
 
 
-# Routes on this blueprint: RSVP (rsvp_views), My invitations and calendar feed (member_views).
-from . import member_views, rsvp_views  # noqa: E402,F401
+# Routes on this blueprint: RSVP (rsvp_views), My invitations and calendar feed (member_views),
+# ticket, scan and door list (checkin_views).
+from . import checkin_views, member_views, rsvp_views  # noqa: E402,F401

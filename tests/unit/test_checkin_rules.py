@@ -1,0 +1,27 @@
+"""Check-in rules: link expiry, who can be checked in, no-shows."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from engagement.events.checkin_rules import can_check_in, checkin_expiry, is_no_show
+
+END = datetime(2027, 11, 5, 21, 0, tzinfo=UTC)
+
+
+def test_checkin_link_expires_a_day_after_the_event():
+    assert checkin_expiry(END) == datetime(2027, 11, 6, 21, 0, tzinfo=UTC)
+
+
+def test_only_accepted_invitations_of_live_events_can_be_checked_in():
+    assert can_check_in("accepted", "published")
+    for status in ("invited", "tentative", "declined", "waitlisted", "cancelled"):
+        assert not can_check_in(status, "published")
+    assert not can_check_in("accepted", "cancelled")
+
+
+def test_no_show_is_accepted_not_checked_in_after_the_end():
+    after = END + timedelta(minutes=1)
+    assert is_no_show("accepted", None, END, after)
+    assert not is_no_show("accepted", None, END, END)  # still running
+    assert not is_no_show("accepted", END - timedelta(hours=2), END, after)
+    assert not is_no_show("declined", None, END, after)
