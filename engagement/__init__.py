@@ -61,6 +61,7 @@ def register_extensions(app: Flask) -> None:
     from .community.segments import models as _segments  # noqa: F401
     from .events import models as _events  # noqa: F401
     from .mail import models as _mail  # noqa: F401
+    from .rewards import models as _rewards  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
@@ -116,6 +117,10 @@ def register_blueprints(app: Flask) -> None:
     segments.init_app(app)
     mailings.init_app(app)
     init_events(app)
+
+    from .rewards import init_app as init_rewards
+
+    init_rewards(app)  # blueprint "rewards" (/rewards/...)
 
 
 def register_errorhandlers(app: Flask) -> None:

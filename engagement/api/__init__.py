@@ -27,4 +27,5 @@ def authenticate_token():
 # Routes register on bp when their modules are imported.
 from ..events import api as _events_api  # noqa: E402,F401
 from ..events import inbound_api as _inbound_api  # noqa: E402,F401
+from ..rewards import api as _rewards_api  # noqa: E402,F401
 from . import members, openapi, tiers  # noqa: E402,F401

@@ -1,0 +1,72 @@
+"""Forms for the reward catalogue, grants, fulfilment and the tax settings."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+KIND_LABELS = {"gift": _l("Gift"), "voucher": _l("Voucher"), "travel": _l("Travel"),
+               "hospitality": _l("Hospitality")}
+STATUS_LABELS = {"proposed": _l("Proposed"), "approved": _l("Approved"),
+                 "rejected": _l("Rejected")}
+FULFILMENT_LABELS = {"ordered": _l("Ordered"), "shipped": _l("Shipped"),
+                     "delivered": _l("Delivered"), "cancelled": _l("Cancelled")}
+FLAG_LABELS = {"ok": _l("below the limit"), "at_limit": _l("at the limit"),
+               "over": _l("over the limit")}
+
+
+def _choices(labels: dict) -> list[SelectChoice]:
+    return [SelectChoice(k, v) for k, v in labels.items()]
+
+
+TARGET_LABELS = {"member": _l("One member"), "event": _l("All attendees of an event"),
+                 "tier": _l("All members of a tier")}
+
+
+class ItemForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(_l("Description"), validators=[Optional()])
+    value = DecimalField(_l("Value (EUR, incl. VAT)"), places=2,
+                         validators=[InputRequired(), NumberRange(min=0, max=99999999)])
+    kind = SelectField(_l("Kind"), choices=_choices(KIND_LABELS),
+                       validators=[DataRequired()])
+    active = BooleanField(_l("Active (can be granted)"), default=True)
+
+
+class GrantForm(FlaskForm):
+    target = SelectField(_l("Recipients"), choices=_choices(TARGET_LABELS),
+                         validators=[DataRequired()])
+    target_id = IntegerField(_l("Member, event or tier id"),
+                             validators=[InputRequired(), NumberRange(min=1)])
+    item_id = SelectField(_l("Reward"), coerce=int, validators=[InputRequired()])
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
+    event_id = IntegerField(_l("Related event id (optional)"),
+                            validators=[Optional(), NumberRange(min=1)])
+
+
+class FulfilmentForm(FlaskForm):
+    status = SelectField(_l("Fulfilment"), choices=_choices(FULFILMENT_LABELS),
+                         validators=[DataRequired()])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
+
+
+class SettingsForm(FlaskForm):
+    gift_limit = DecimalField(_l("Gift limit per recipient and year (EUR)"), places=2,
+                              validators=[InputRequired(), NumberRange(min=0, max=100000)])
+    gift_limit_source = TextAreaField(_l("Source of the gift limit"),
+                                      validators=[DataRequired(), Length(max=1000)])
+    flat_rate = DecimalField(_l("Flat-rate tax (%)"), places=2,
+                             validators=[InputRequired(), NumberRange(min=0, max=100)])
+    flat_rate_source = TextAreaField(_l("Source of the flat-rate tax"),
+                                     validators=[DataRequired(), Length(max=1000)])
+    flat_tax_opted_in = BooleanField(_l("The company pays the flat-rate tax (§ 37b EStG)"))
+    include_hospitality = BooleanField(_l("Count event hospitality per attendee in the ledger"))

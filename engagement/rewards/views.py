@@ -1,0 +1,310 @@
+"""Reward pages: catalogue, grants (with preview), approval, fulfilment, ledger, settings.
+
+Managers change things; HR may read the grants list and the ledger (and export it).
+"""
+from __future__ import annotations
+
+import io
+import math
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import format_decimal, ngettext
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+from wtforms.fields.choices import SelectChoice
+
+from ..accounts.forms import ConfirmForm
+from ..community.models import Member, Tier
+from ..csvsafe import SafeWriter
+from ..extensions import db
+from ..security import Role, current_role, roles_required
+from ..timeutil import utcnow
+from . import rules, services
+from .forms import (
+    FLAG_LABELS,
+    FULFILMENT_LABELS,
+    KIND_LABELS,
+    STATUS_LABELS,
+    TARGET_LABELS,
+    FulfilmentForm,
+    GrantForm,
+    ItemForm,
+    SettingsForm,
+)
+from .models import Grant, RewardItem
+from .rules import Fulfilment, GrantStatus, TaxSettings
+
+bp = Blueprint("rewards", __name__, url_prefix="/rewards")
+PER_PAGE = 50
+
+
+def _tz() -> str:
+    return current_app.config["DEFAULT_TIMEZONE"]
+
+
+def _this_year() -> int:
+    return datetime.now(ZoneInfo(_tz())).year
+
+
+def _year_arg() -> int:
+    year = request.args.get("year", type=int)
+    return year if year and 1900 < year < 3000 else _this_year()
+
+
+@bp.app_context_processor
+def reward_labels():
+    return {"reward_kind_labels": KIND_LABELS, "reward_status_labels": STATUS_LABELS,
+            "reward_fulfilment_labels": FULFILMENT_LABELS, "reward_flag_labels": FLAG_LABELS}
+
+
+@bp.app_template_filter("reward_money")
+def reward_money(value) -> str:
+    """An amount with exactly two decimals in the user's language (49,90 / 49.90)."""
+    return "—" if value is None else format_decimal(value, format="#,##0.00")
+
+
+# --- catalogue ------------------------------------------------------------------------
+
+@bp.route("/items")
+@roles_required(Role.MANAGER)
+def items():
+    rows = db.session.scalars(select(RewardItem).order_by(RewardItem.active.desc(),
+                                                          RewardItem.name))
+    return render_template("rewards/items.html", items=list(rows))
+
+
+@bp.route("/items/new", methods=["GET", "POST"], defaults={"item_id": None})
+@bp.route("/items/<int:item_id>/edit", methods=["GET", "POST"])
+@roles_required(Role.MANAGER)
+def edit_item(item_id: int | None):
+    item = None if item_id is None else (db.session.get(RewardItem, item_id) or abort(404))
+    form = ItemForm(obj=item)
+    if form.validate_on_submit():
+        values = dict(name=form.name.data, value=form.value.data, kind=form.kind.data,
+                      description=form.description.data or "")
+        try:
+            if item is None:
+                item = services.create_item(db.session, now=utcnow(), **values)
+                if not form.active.data:
+                    services.update_item(db.session, item, active=False, **values)
+            else:
+                services.update_item(db.session, item, active=form.active.data, **values)
+        except services.RewardError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(_("Reward %(name)s saved.", name=item.name), "success")
+            return redirect(url_for("rewards.items"))
+    return render_template("rewards/item_form.html", form=form, item=item)
+
+
+# --- grants ---------------------------------------------------------------------------
+
+def _recipients(target: str, target_id: int):
+    """The member-id query for a grant target, or None if the target does not exist."""
+    from ..events.models import Event
+
+    if target == "member":
+        return [target_id] if db.session.get(Member, target_id) else None
+    if target == "event":
+        return (services.event_attendee_ids(target_id)
+                if db.session.get(Event, target_id) else None)
+    if target == "tier":
+        return services.tier_member_ids(target_id) if db.session.get(Tier, target_id) else None
+    return None
+
+
+@bp.route("/grants/new", methods=["GET", "POST"])
+@roles_required(Role.MANAGER)
+def new_grant():
+    form = GrantForm(request.form if request.method == "POST" else request.args)
+    active = db.session.scalars(select(RewardItem).where(RewardItem.active)
+                                .order_by(RewardItem.name)).all()
+    form.item_id.choices = [SelectChoice(i.id, f"{i.name} ({i.value:.2f} EUR)") for i in active]
+    plan = None
+    if request.method == "POST" and form.validate():
+        recipients = _recipients(form.target.data, form.target_id.data)
+        if recipients is None:
+            form.target_id.errors.append(_("No such member, event or tier."))
+        else:
+            try:
+                now = utcnow()
+                plan = services.plan_grants(db.session, item_id=form.item_id.data,
+                                            member_ids=recipients, now=now, tz_name=_tz())
+                if request.form.get("confirm") == "1":
+                    target = f"{form.target.data}:{form.target_id.data}"
+                    result = services.execute_plan(
+                        db.session, plan, reason=form.reason.data or "",
+                        event_id=form.event_id.data, by_user_id=current_user.id, now=now,
+                        target=target)
+                    if plan.preview.crossing_count:
+                        flash(ngettext(
+                            "%(num)s recipient now exceeds the gift limit for %(year)s: gifts "
+                            "to them this year are no longer deductible.",
+                            "%(num)s recipients now exceed the gift limit for %(year)s: gifts "
+                            "to them this year are no longer deductible.",
+                            plan.preview.crossing_count, year=plan.year), "warning")
+                    created = 1 if isinstance(result, Grant) else result
+                    flash(_("%(n)s grants proposed; they need approval.", n=created),
+                          "success")
+                    return redirect(url_for("rewards.grants", status="proposed"))
+            except services.RewardError as exc:
+                flash(str(exc), "error")
+                plan = None
+    names = {}
+    if plan and plan.preview.crossing:
+        ids = [c.member_id for c in plan.preview.crossing[:100]]
+        names = dict(db.session.execute(select(Member.id, Member.display_name)
+                                        .where(Member.id.in_(ids))).all())
+    return render_template("rewards/grant_form.html", form=form, plan=plan, names=names,
+                           has_items=bool(active), target_labels=TARGET_LABELS)
+
+
+@bp.route("/grants")
+@roles_required(Role.MANAGER, Role.HR)
+def grants():
+    query = select(Grant, Member.display_name).join(Member, Member.id == Grant.member_id)
+    year = request.args.get("year", type=int)
+    status = request.args.get("status", "")
+    fulfilment = request.args.get("fulfilment", "")
+    member_id = request.args.get("member", type=int)
+    if year:
+        query = query.where(Grant.year == year)
+    if status in {s.value for s in GrantStatus}:
+        query = query.where(Grant.status == status)
+    if fulfilment == "none":
+        query = query.where(Grant.fulfilment.is_(None))
+    elif fulfilment in {f.value for f in Fulfilment}:
+        query = query.where(Grant.fulfilment == fulfilment)
+    if member_id:
+        query = query.where(Grant.member_id == member_id)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, math.ceil(total / PER_PAGE))
+    page = min(max(1, request.args.get("page", 1, type=int)), pages)
+    rows = db.session.execute(query.order_by(Grant.granted_at.desc(), Grant.id.desc())
+                              .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    return render_template(
+        "rewards/grants.html", rows=rows, page=page, pages=pages, total=total, year=year,
+        status=status, fulfilment=fulfilment, can_edit=current_role() in (Role.ADMIN,
+                                                                          Role.MANAGER),
+        confirm=ConfirmForm(), fulfilment_form=FulfilmentForm(formdata=None))
+
+
+def _grant_or_404(grant_id: int) -> Grant:
+    return db.session.get(Grant, grant_id) or abort(404)
+
+
+@bp.route("/grants/<int:grant_id>/approve", methods=["POST"])
+@roles_required(Role.MANAGER)
+def approve(grant_id: int):
+    return _decide(grant_id, "approve")
+
+
+@bp.route("/grants/<int:grant_id>/reject", methods=["POST"])
+@roles_required(Role.MANAGER)
+def reject(grant_id: int):
+    return _decide(grant_id, "reject")
+
+
+def _decide(grant_id: int, decision: str):
+    grant = _grant_or_404(grant_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        services.decide(db.session, grant, approve=decision == "approve",
+                        by_user_id=current_user.id, now=utcnow())
+    except services.RewardError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("Grant approved.") if decision == "approve" else _("Grant rejected."),
+              "success")
+    return redirect(request.referrer or url_for("rewards.grants"))
+
+
+@bp.route("/grants/<int:grant_id>/fulfilment", methods=["POST"])
+@roles_required(Role.MANAGER)
+def fulfilment(grant_id: int):
+    grant = _grant_or_404(grant_id)
+    form = FulfilmentForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a fulfilment status."), "error")
+    else:
+        try:
+            services.set_fulfilment(db.session, grant, status=form.status.data,
+                                    note=form.note.data or "", now=utcnow())
+        except services.RewardError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(_("Fulfilment updated."), "success")
+    return redirect(request.referrer or url_for("rewards.grants"))
+
+
+# --- ledger ---------------------------------------------------------------------------
+
+@bp.route("/ledger")
+@roles_required(Role.MANAGER, Role.HR)
+def ledger():
+    year = _year_arg()
+    lines = services.ledger(db.session, year, _tz())
+    only = request.args.get("flag", "")
+    shown = [ln for ln in lines if not only or ln.flag == only]
+    pages = max(1, math.ceil(len(shown) / PER_PAGE))
+    page = min(max(1, request.args.get("page", 1, type=int)), pages)
+    shown_page = shown[(page - 1) * PER_PAGE: page * PER_PAGE]
+    names = dict(db.session.execute(select(Member.id, Member.display_name).where(
+        Member.id.in_([ln.member_id for ln in shown_page]))).all())
+    return render_template(
+        "rewards/ledger.html", year=year, lines=shown_page, names=names, flag=only,
+        summary=services.ledger_summary(lines), settings=services.tax_settings(db.session),
+        page=page, pages=pages, total=len(shown))
+
+
+@bp.route("/ledger/gifts.csv")
+@roles_required(Role.MANAGER, Role.HR)
+def gifts_csv():
+    year = _year_arg()
+    buffer = io.StringIO()
+    writer = SafeWriter(buffer)
+    writer.writerow(["grant_id", "date", "recipient", "member_id", "reward", "kind",
+                     "value_eur", "status", "reason"])
+    zone = ZoneInfo(_tz())
+    for gid, at, name, mid, item, kind, value, status, reason in services.gift_rows(
+            db.session, year):
+        writer.writerow([gid, at.astimezone(zone).date().isoformat(), name, mid, item,
+                         str(kind), f"{value:.2f}", str(status), reason])
+    return Response(buffer.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename=gifts-{year}.csv"})
+
+
+# --- settings -------------------------------------------------------------------------
+
+@bp.route("/settings", methods=["GET", "POST"])
+@roles_required(Role.MANAGER)
+def settings():
+    current = services.tax_settings(db.session)
+    form = SettingsForm(data=None if request.method == "POST" else current.__dict__)
+    if form.validate_on_submit():
+        services.save_tax_settings(db.session, TaxSettings(
+            gift_limit=rules.money(form.gift_limit.data),
+            flat_rate=rules.percent(form.flat_rate.data),
+            flat_tax_opted_in=form.flat_tax_opted_in.data,
+            include_hospitality=form.include_hospitality.data,
+            gift_limit_source=form.gift_limit_source.data.strip(),
+            flat_rate_source=form.flat_rate_source.data.strip()))
+        flash(_("Reward tax settings saved."), "success")
+        return redirect(url_for("rewards.settings"))
+    return render_template("rewards/settings.html", form=form, current=current)
+
+
