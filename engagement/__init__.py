@@ -122,6 +122,10 @@ def register_blueprints(app: Flask) -> None:
 
     init_rewards(app)  # blueprint "rewards" (/rewards/...)
 
+    from .records import init_app as init_records
+
+    init_records(app)  # GDPR export/erasure (/me/data, /records/...) and the audit viewer
+
 
 def register_errorhandlers(app: Flask) -> None:
     from werkzeug.exceptions import HTTPException, InternalServerError

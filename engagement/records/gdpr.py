@@ -1,0 +1,254 @@
+"""GDPR use cases: a member's data export (Art. 15/20) and erasure (Art. 17).
+
+Export and erasure find the member's rows through the schema itself (every table with a
+foreign key to members.id or users.id), so tables added later (e.g. reward grants) are
+exported without changes here and are never silently deleted by an erasure.
+
+Erasure policy (documented in the report and the confirm page):
+- the members row is kept as a pseudonym ("Erased member #id") so aggregates (contribution
+  days, window stats, tier history) and records the law requires us to keep (tax-relevant
+  reward grants) stay consistent; every personal field on it is cleared;
+- external_id becomes "erased-" + a keyed hash of (source, external_id): the unique key
+  stays, and `is_erased()` lets an importer recognise and skip the same platform user
+  instead of silently recreating them;
+- quoted names/addresses in import issue reasons are replaced by the pseudonym;
+- the linked login is deactivated and its e-mail/name replaced; magic links, calendar
+  feeds, login attempts and outbox mail to the member's address are deleted;
+- invitations are kept (attendance numbers) with answers cleared;
+- the audit log is append-only and hash-chained; its past entries are retained under the
+  obligation to keep an audit trail (Art. 17(3)(b) and (e)). The erasure's own entry
+  contains no personal data.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Enum, Table, Text, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..accounts.magic import MagicLink
+from ..accounts.models import LoginAttempt, User
+from ..audit import AuditEntry
+from ..community.models import ImportIssue, Member
+from ..events.feed import CalendarFeed
+from ..events.models import Invitation
+from ..extensions import db
+from ..mail.models import OutboxMessage
+
+try:  # Grants must be in the metadata so export and erasure see them (rewards <- records).
+    from ..rewards import models as _rewards  # noqa: F401
+except ModuleNotFoundError:  # an installation without the rewards package
+    _rewards = None
+
+ERASED_PREFIX = "erased-"
+# Columns never exported: secrets that would let the file's holder act as the member,
+# and raw mail bodies (the export lists mail metadata instead).
+SECRET_COLUMNS = frozenset({"password_hash", "token", "token_hash", "nonce", "raw", "payload"})
+# Tables handled explicitly below (or not personal data of the member).
+_EXPLICIT = frozenset({"members", "users", "audit_log", "outbox_messages", "login_attempts"})
+
+
+class NotFound(Exception):
+    pass
+
+
+def erased_external_id(key: str, source: str, external_id: str) -> str:
+    """Keyed hash of the platform identity: stable for re-imports, not reversible."""
+    digest = hmac.new(key.encode(), f"{source}\x00{external_id}".encode(), hashlib.sha256)
+    return ERASED_PREFIX + digest.hexdigest()[:40]
+
+
+def is_erased(session: Session, key: str, source: str, external_id: str) -> bool:
+    """True when this platform user was erased (importers skip them)."""
+    pseudo = erased_external_id(key, source, external_id)
+    return session.scalar(
+        select(func.count()).select_from(Member)
+        .where(Member.source == source, Member.external_id == pseudo)
+    ) > 0
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return None
+    if hasattr(value, "value"):  # enums
+        return value.value
+    return value
+
+
+def _row(table: Table, row: Any) -> dict[str, Any]:
+    return {c.name: _plain(row._mapping[c]) for c in table.columns
+            if c.name not in SECRET_COLUMNS}
+
+
+def _referencing(target: str) -> list[tuple[Table, list]]:
+    """Every table with a foreign key to `target`.id, with those columns."""
+    found = []
+    for table in db.metadata.sorted_tables:
+        cols = [fk.parent for fk in table.foreign_keys
+                if fk.column.table.name == target and fk.column.name == "id"]
+        if cols and table.name not in _EXPLICIT:
+            found.append((table, cols))
+    return found
+
+
+def export_member(session: Session, member_id: int) -> dict[str, Any]:
+    """Everything held about the member, as JSON-ready data (secrets left out)."""
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFound(member_id)
+    members = db.metadata.tables["members"]
+    users = db.metadata.tables["users"]
+    data: dict[str, Any] = {
+        "member": _row(members, session.execute(
+            select(members).where(members.c.id == member_id)).one()),
+    }
+    user_rows = session.execute(select(users).where(users.c.member_id == member_id)).all()
+    data["users"] = [_row(users, r) for r in user_rows]
+    user_ids = [r._mapping[users.c.id] for r in user_rows]
+    for table, cols in _referencing("members"):
+        rows = session.execute(
+            select(table).where(or_(*(c == member_id for c in cols)))
+            .order_by(*table.primary_key.columns)).all()
+        data[table.name] = [_row(table, r) for r in rows]
+    if user_ids:
+        for table, cols in _referencing("users"):
+            if table.name in data:
+                continue
+            rows = session.execute(
+                select(table).where(or_(*(c.in_(user_ids) for c in cols)))
+                .order_by(*table.primary_key.columns)).all()
+            if rows:
+                data[table.name] = [_row(table, r) for r in rows]
+    # Consents belong to invitations, not directly to the member.
+    consents = db.metadata.tables["invitation_consents"]
+    invitation_ids = [r["id"] for r in data.get("invitations", [])]
+    data["invitation_consents"] = [
+        _row(consents, r) for r in session.execute(
+            select(consents).where(consents.c.invitation_id.in_(invitation_ids))
+            .order_by(consents.c.id)).all()
+    ] if invitation_ids else []
+    addresses = {a.lower() for a in [member.email, *(r["email"] for r in data["users"])] if a}
+    data["mail_received"] = [
+        {"kind": m.kind, "subject": m.subject, "status": m.status,
+         "created_at": _plain(m.created_at), "sent_at": _plain(m.sent_at)}
+        for m in session.scalars(
+            select(OutboxMessage).where(func.lower(OutboxMessage.to_addr).in_(addresses))
+            .order_by(OutboxMessage.id))
+    ] if addresses else []
+    data["audit_entries"] = [
+        {"at": _plain(e.at), "actor": e.actor, "action": e.action, "before": e.before,
+         "after": e.after}
+        for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.object_type == "member",
+                                     AuditEntry.object_id == str(member_id))
+            .order_by(AuditEntry.id))
+    ]
+    return data
+
+
+def erase_member(session: Session, member_id: int, *, key: str) -> dict[str, int]:
+    """Remove the member's personal data in the caller's transaction (flush only).
+
+    Rows that stay (grants, invitations, tier history, ...) keep their member_id, which
+    now points at the pseudonymous member row.
+    """
+    # Lock the member row only ("of"): PostgreSQL refuses FOR UPDATE on the joined tier.
+    member = session.scalar(
+        select(Member).where(Member.id == member_id).with_for_update(of=Member))
+    if member is None:
+        raise NotFound(member_id)
+    if member.external_id.startswith(ERASED_PREFIX):
+        raise ValueError("already erased")
+    users = session.scalars(select(User).where(User.member_id == member_id)).all()
+    addresses = sorted({a.lower() for a in [member.email, *(u.email for u in users)] if a})
+    user_ids = [u.id for u in users]
+    counts: dict[str, int] = {}
+
+    magic = delete(MagicLink).where(or_(
+        MagicLink.member_id == member_id,
+        MagicLink.user_id.in_(user_ids),
+        func.lower(MagicLink.email).in_(addresses),
+    ))
+    counts["magic_links"] = session.execute(magic).rowcount
+    counts["calendar_feeds"] = session.execute(
+        delete(CalendarFeed).where(CalendarFeed.member_id == member_id)).rowcount
+    if addresses:
+        counts["outbox_messages"] = session.execute(
+            delete(OutboxMessage).where(func.lower(OutboxMessage.to_addr).in_(addresses))
+        ).rowcount
+        counts["login_attempts"] = session.execute(
+            delete(LoginAttempt).where(func.lower(LoginAttempt.email).in_(addresses))
+        ).rowcount
+    # Free-text answers may name the member or others; attendance itself stays.
+    counts["invitations_pseudonymised"] = session.execute(
+        update(Invitation).where(Invitation.member_id == member_id).values(answers=None)
+    ).rowcount
+    pseudonym = f"Erased member #{member.id}"
+    # Very short names are skipped: replacing "Al" everywhere would mangle unrelated text.
+    needles = [n for n in dict.fromkeys(
+        [member.display_name, member.email or "", *(u.email for u in users), *addresses]
+    ) if len(n) >= 3]
+    if needles:
+        _scrub_kept_rows(session, member_id, needles, pseudonym)
+        # Import issue reasons can quote a rejected row's values (few rows: capped per run).
+        reason = ImportIssue.reason
+        for needle in needles:
+            reason = func.replace(reason, needle, pseudonym)
+        counts["import_issues_scrubbed"] = session.execute(
+            update(ImportIssue).where(or_(*(ImportIssue.reason.contains(n, autoescape=True)
+                                            for n in needles)))
+            .values(reason=reason)
+        ).rowcount
+    grants = db.metadata.tables.get("reward_grants")
+    if grants is not None and "fulfilment_note" in grants.c:
+        # Shipping details are personal data and not needed for the tax record.
+        session.execute(update(grants).where(grants.c.member_id == member_id)
+                        .values(fulfilment_note=""))
+    for user in users:
+        user.email = f"erased-user-{user.id}@invalid"
+        user.name = ""
+        user.password_hash = None
+        user.active = False
+        user.locale = None
+        user.last_login_at = None
+    counts["users_deactivated"] = len(users)
+
+    member.external_id = erased_external_id(key, member.source, member.external_id)
+    member.display_name = pseudonym
+    member.email = None
+    member.region = None
+    member.locale = None
+    member.joined_at = None
+    member.tier_override_reason = None
+    session.flush()
+    audit.record(session, "member.erased", "member", member_id,
+                 after={"removed": sorted(counts), "counts": counts})
+    return counts
+
+
+def _scrub_kept_rows(
+    session: Session, member_id: int, needles: list[str], pseudonym: str,
+) -> None:
+    """Replace the member's name and addresses in free-text columns of rows that stay."""
+    for table, cols in _referencing("members"):
+        texts = [c for c in table.columns
+                 if isinstance(c.type, Text) and not isinstance(c.type, Enum)]
+        if not texts:
+            continue
+        values = {}
+        for col in texts:
+            expr = col
+            for needle in needles:
+                expr = func.replace(expr, needle, pseudonym)
+            values[col.name] = expr
+        session.execute(update(table).where(or_(*(c == member_id for c in cols)))
+                        .values(**values))

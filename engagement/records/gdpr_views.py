@@ -1,0 +1,73 @@
+"""Views: a member downloads their data; HR exports or erases a member's data."""
+from __future__ import annotations
+
+import json
+
+from flask import Response, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField
+
+from ..community.models import Member
+from ..extensions import db
+from ..security import Role, roles_required
+from ..timeutil import utcnow
+from . import bp
+from .gdpr import ERASED_PREFIX, NotFound, erase_member, export_member
+
+
+class EraseForm(FlaskForm):
+    confirm_name = StringField(_l("Type the member's display name to confirm"))
+
+
+def _download(member_id: int) -> Response:
+    try:
+        data = export_member(db.session, member_id)
+    except NotFound:
+        abort(404)
+    # Staff e-mail addresses in audit actors are not the member's data: keep the role only.
+    for entry in data["audit_entries"]:
+        entry["actor"] = entry["actor"].split(":", 1)[0]
+    data = {"exported_at": utcnow().isoformat(), "member_id": member_id, **data}
+    body = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    name = f"member-{member_id}-data.json"
+    return Response(body, mimetype="application/json", headers={
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "no-store",
+    })
+
+
+@bp.route("/me/data")
+@roles_required(Role.MEMBER)
+def my_data():
+    member_id = getattr(current_user, "member_id", None)
+    if member_id is None:
+        abort(404)
+    return _download(member_id)
+
+
+@bp.route("/records/members/<int:member_id>/export")
+@roles_required(Role.HR)
+def export(member_id: int):
+    return _download(member_id)
+
+
+@bp.route("/records/members/<int:member_id>/erase", methods=["GET", "POST"])
+@roles_required(Role.HR)
+def erase(member_id: int):
+    member = db.session.get(Member, member_id)
+    if member is None:
+        abort(404)
+    erased = member.external_id.startswith(ERASED_PREFIX)
+    form = EraseForm()
+    if not erased and form.validate_on_submit():
+        if (form.confirm_name.data or "").strip() != member.display_name:
+            form.confirm_name.errors.append(_("The name does not match."))
+        else:
+            key = current_app.config.get("GDPR_ERASURE_KEY") or current_app.config["SECRET_KEY"]
+            erase_member(db.session, member_id, key=key)
+            flash(_("The member's personal data was erased."), "success")
+            return redirect(url_for("records.erase", member_id=member_id))
+    return render_template("records/erase.html", member=member, form=form, erased=erased)
