@@ -126,6 +126,10 @@ def register_blueprints(app: Flask) -> None:
 
     init_records(app)  # GDPR export/erasure (/me/data, /records/...) and the audit viewer
 
+    from .programme import init_app as init_programme
+
+    init_programme(app)  # programme value dashboard (/programme)
+
 
 def register_errorhandlers(app: Flask) -> None:
     from werkzeug.exceptions import HTTPException, InternalServerError
