@@ -61,6 +61,7 @@ def register_extensions(app: Flask) -> None:
     from .community.segments import models as _segments  # noqa: F401
     from .events import models as _events  # noqa: F401
     from .mail import models as _mail  # noqa: F401
+    from .records import models as _records  # noqa: F401
     from .rewards import models as _rewards  # noqa: F401
 
     db.init_app(app)

@@ -27,5 +27,6 @@ def authenticate_token():
 # Routes register on bp when their modules are imported.
 from ..events import api as _events_api  # noqa: E402,F401
 from ..events import inbound_api as _inbound_api  # noqa: E402,F401
+from ..records import volunteer_api as _records_api  # noqa: E402,F401
 from ..rewards import api as _rewards_api  # noqa: E402,F401
 from . import members, openapi, tiers  # noqa: E402,F401

@@ -7,6 +7,13 @@ bp = Blueprint("records", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from . import audit_views, gdpr_views  # noqa: F401  (routes register on bp)
+    # Routes register on bp when their modules are imported; models register their tables.
+    from . import (  # noqa: F401
+        audit_views,
+        gdpr_views,
+        models,
+        volunteer_admin_views,
+        volunteer_views,
+    )
 
     app.register_blueprint(bp)

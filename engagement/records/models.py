@@ -1,0 +1,80 @@
+"""Volunteer records: roles at events, agreement texts and acceptances, HR sign-offs."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..timeutil import UTCDateTime, utcnow
+from .rules import EventRoleKind
+
+
+class EventRole(db.Model):
+    __tablename__ = "event_roles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"),
+                                          index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"),
+                                           index=True)
+    role: Mapped[EventRoleKind] = mapped_column(
+        Enum(EventRoleKind, name="event_role", native_enum=False, length=16,
+             validate_strings=True, values_callable=lambda e: [m.value for m in e]))
+    hours: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Agreement(db.Model):
+    """One version of an agreement text; a new text is a new version, never an edit."""
+
+    __tablename__ = "agreements"
+    __table_args__ = (UniqueConstraint("key", "version", name="uq_agreements_key_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AgreementAcceptance(db.Model):
+    __tablename__ = "agreement_acceptances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"),
+                                           index=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"),
+                                              index=True)
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(64), default="")
+
+
+class RecordSignoff(db.Model):
+    __tablename__ = "record_signoffs"
+    __table_args__ = (
+        UniqueConstraint("member_id", "year", name="uq_record_signoffs_member_id_year"),
+        Index("ix_record_signoffs_year", "year"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(Integer)
+    signed_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The figures HR signed, so a later change to that year can be shown, not silently absorbed.
+    snapshot: Mapped[dict] = mapped_column(JSON)
