@@ -21,8 +21,6 @@ Erasure policy (documented in the report and the confirm page):
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -34,6 +32,7 @@ from .. import audit
 from ..accounts.magic import MagicLink
 from ..accounts.models import LoginAttempt, User
 from ..audit import AuditEntry
+from ..community.erasure import ERASED_PREFIX, erased_external_id  # noqa: F401 (re-exported)
 from ..community.models import ImportIssue, Member
 from ..events.feed import CalendarFeed
 from ..events.models import Invitation
@@ -45,7 +44,6 @@ try:  # Grants must be in the metadata so export and erasure see them (rewards <
 except ModuleNotFoundError:  # an installation without the rewards package
     _rewards = None
 
-ERASED_PREFIX = "erased-"
 # Columns never exported: secrets that would let the file's holder act as the member,
 # and raw mail bodies (the export lists mail metadata instead).
 SECRET_COLUMNS = frozenset({"password_hash", "token", "token_hash", "nonce", "raw", "payload"})
@@ -55,12 +53,6 @@ _EXPLICIT = frozenset({"members", "users", "audit_log", "outbox_messages", "logi
 
 class NotFound(Exception):
     pass
-
-
-def erased_external_id(key: str, source: str, external_id: str) -> str:
-    """Keyed hash of the platform identity: stable for re-imports, not reversible."""
-    digest = hmac.new(key.encode(), f"{source}\x00{external_id}".encode(), hashlib.sha256)
-    return ERASED_PREFIX + digest.hexdigest()[:40]
 
 
 def is_erased(session: Session, key: str, source: str, external_id: str) -> bool:

@@ -10,6 +10,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
+from ..community.erasure import erasure_key
 from ..community.models import Member
 from ..extensions import db
 from ..security import Role, roles_required
@@ -66,7 +67,7 @@ def erase(member_id: int):
         if (form.confirm_name.data or "").strip() != member.display_name:
             form.confirm_name.errors.append(_("The name does not match."))
         else:
-            key = current_app.config.get("GDPR_ERASURE_KEY") or current_app.config["SECRET_KEY"]
+            key = erasure_key(current_app.config)
             erase_member(db.session, member_id, key=key)
             flash(_("The member's personal data was erased."), "success")
             return redirect(url_for("records.erase", member_id=member_id))

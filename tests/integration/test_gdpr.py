@@ -223,3 +223,35 @@ def test_erasure_on_each_backend(app_any):
             assert grant.value == Decimal("19.90") and NAME not in grant.reason
             assert grant.fulfilment_note == ""
         assert audit.verify(db.session).ok
+
+
+def test_reimport_does_not_bring_an_erased_member_back(app, tmp_path):
+    from engagement.community.importers.services import run_import
+    from engagement.community.models import ContributionDay, Member
+
+    (tmp_path / "members.csv").write_text(
+        "external_id,display_name,email,joined_at,locale,region\n"
+        "u1,Gerda Vergessen,gerda@example.org,2024-01-05,de,Bayern\n"
+        "u2,Karl Bleibt,karl@example.org,2024-02-01,de,Berlin\n", encoding="utf-8")
+    (tmp_path / "contributions.csv").write_text(
+        "external_id,day,posts,answers,accepted_solutions,kudos_received\n"
+        "u1,2026-03-01,2,2,1,3\nu1,2026-03-02,1,1,0,0\nu2,2026-03-01,4,3,1,2\n",
+        encoding="utf-8")
+    paths = [tmp_path / "members.csv", tmp_path / "contributions.csv"]
+    with app.app_context():
+        assert run_import(db.session, paths, "csv", "forum").status == "completed"
+        gerda = db.session.scalar(select(Member).where(Member.external_id == "u1"))
+        gerda_id = gerda.id
+        gdpr.erase_member(db.session, gerda_id, key=app.config["SECRET_KEY"])
+        db.session.commit()
+
+        run = run_import(db.session, paths, "csv", "forum")
+        assert run.status == "completed" and run.members_created == 0
+        assert run.rows_skipped == 3  # her member row and her two days
+        members = db.session.scalars(select(Member).where(Member.source == "forum")).all()
+        assert len(members) == 2
+        assert all("Gerda" not in m.display_name and m.email != "gerda@example.org"
+                   for m in members)
+        assert db.session.get(Member, gerda_id).external_id.startswith("erased-")
+        karl = db.session.scalar(select(Member).where(Member.external_id == "u2"))
+        assert karl.answers == 3

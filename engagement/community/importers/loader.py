@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from datetime import time as dtime
 
+from flask import current_app
 from sqlalchemy import Index, inspect
 from sqlalchemy.orm import Session
 
 from ...timeutil import utcnow
+from ..erasure import ERASED_PREFIX, erased_external_id, erasure_key
 from ..models import ContributionDay, ImportRun, Member
 from ..scoring import load_weights
 from .records import DayRecord, DayRows, DayTotals, MemberRecord, RowError, Skipped
@@ -221,6 +223,11 @@ class Loader:
         self.ids: dict[str, int] = dict(self._cursor_rows(
             f"SELECT external_id, id FROM members WHERE source = {self.d.ph}", (source,)))
         self.new_source = not self.ids
+        # Platform users erased under GDPR keep only a keyed hash as external id; their rows
+        # in a re-imported export are skipped. Usually empty: then no per-row cost at all.
+        self.erased = {e for e in self.ids if e.startswith(ERASED_PREFIX)}
+        self.erasure_key = erasure_key(current_app.config) if self.erased else ""
+        self.erased_seen: set[str] = set()
         self.bulk = False  # set by begin_bulk()
         self.slow_days = 0  # day rows that came as DayRecord (not the csv fast path)
         self.totals_exact: DayTotals | None = None
@@ -298,6 +305,9 @@ class Loader:
                     self.load_new_ids()
                     member_id = ids.get(rec.external_id)
                 if member_id is None:
+                    if rec.external_id in self.erased_seen:
+                        self._skip("erased member")
+                        continue
                     self._reject(RowError(rec.file or "", rec.line,
                                           f"no member with external_id {rec.external_id!r}"))
                     continue
@@ -312,14 +322,15 @@ class Loader:
                 while len(days) >= day_batch:
                     self.flush_days()
             elif kind is MemberRecord:
+                if self.erased and self._is_erased(rec.external_id):
+                    continue
                 self.members[rec.external_id] = rec  # a later row for the same id wins
                 if len(self.members) >= self.member_batch:
                     self.flush_members()
             elif kind is RowError:
                 self._reject(rec)
             elif kind is Skipped:
-                self.skipped += 1
-                self.skipped_reasons[rec.reason] = self.skipped_reasons.get(rec.reason, 0) + 1
+                self._skip(rec.reason)
             else:
                 raise TypeError(f"reader yielded {kind.__name__}")
         self.flush_members()
@@ -337,10 +348,28 @@ class Loader:
                     self.load_new_ids()
                     member_id = get(external_id)
                 if member_id is None:
+                    if external_id in self.erased_seen:
+                        self._skip("erased member")
+                        continue
                     self._reject(RowError(rec.file, line,
                                           f"no member with external_id {external_id!r}"))
                     continue
             append((member_id, day if day_value is None else day_value(day), p, a, s, k))
+
+    def _skip(self, reason: str) -> None:
+        self.skipped += 1
+        self.skipped_reasons[reason] = self.skipped_reasons.get(reason, 0) + 1
+
+    def _is_erased(self, external_id: str) -> bool:
+        """A platform user erased under GDPR: skip them and their contribution rows."""
+        if external_id in self.erased_seen:
+            self._skip("erased member")
+            return True
+        if erased_external_id(self.erasure_key, self.source, external_id) in self.erased:
+            self.erased_seen.add(external_id)
+            self._skip("erased member")
+            return True
+        return False
 
     def _reject(self, error: RowError) -> None:
         self.rejected += 1
