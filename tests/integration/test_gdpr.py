@@ -227,7 +227,7 @@ def test_erasure_on_each_backend(app_any):
 
 def test_reimport_does_not_bring_an_erased_member_back(app, tmp_path):
     from engagement.community.importers.services import run_import
-    from engagement.community.models import ContributionDay, Member
+    from engagement.community.models import Member
 
     (tmp_path / "members.csv").write_text(
         "external_id,display_name,email,joined_at,locale,region\n"
