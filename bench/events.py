@@ -28,8 +28,11 @@ CLIENTS, SEATS, WORKERS = 500, 50, 50
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
-def _setup(app) -> tuple[int, list[str]]:
-    """A published 50-seat event with 500 invited members: (event id, invitation tokens)."""
+def crowded_event(app, *, clients: int = CLIENTS, seats: int = SEATS,
+                  now: datetime | None = None, source: str = "bench-rsvp",
+                  ) -> tuple[int, list[str]]:
+    """A published event with `seats` seats and `clients` invited members:
+    (event id, invitation tokens). Shared with tests/integration/test_rsvp_concurrency.py."""
     from sqlalchemy import insert, select
 
     from engagement.community.models import Member
@@ -37,21 +40,21 @@ def _setup(app) -> tuple[int, list[str]]:
     from engagement.events.models import Invitation
     from engagement.extensions import db
 
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     berlin = rules.zone("Europe/Berlin")
     with app.app_context():
         values = rules.validate_event(rules.EventInput(
             title="Bench: crowded", description="", venue="", address="",
             starts_at=rules.parse_local("2099-11-05T18:00", berlin),
             ends_at=rules.parse_local("2099-11-05T22:00", berlin), timezone="Europe/Berlin",
-            organizer_name="", organizer_email="events@bench.example", capacity=SEATS))
+            organizer_name="", organizer_email="events@bench.example", capacity=seats))
         event = services.create_event(db.session, values, now=now, base_url="http://localhost")
         services.publish_event(db.session, event, now=now)
         db.session.execute(insert(Member), [
-            dict(source="bench-rsvp", external_id=str(i), display_name=f"Bench {i}",
+            dict(source=source, external_id=str(i), display_name=f"Bench {i}",
                  email=f"bench{i}@bench.example", locale="en", region="Berlin")
-            for i in range(CLIENTS)])
-        ids = list(db.session.scalars(select(Member.id).where(Member.source == "bench-rsvp")))
+            for i in range(clients)])
+        ids = list(db.session.scalars(select(Member.id).where(Member.source == source)))
         services.invite(db.session, event, now=now, member_ids=ids)
         db.session.commit()
         rows = db.session.execute(select(Invitation.id, Invitation.nonce)
@@ -72,7 +75,7 @@ def _request(port: int, method: str, path: str, body: str | None = None,
         conn.close()
 
 
-def _form(port: int, token: str) -> tuple[str, str]:
+def load_form(port: int, token: str) -> tuple[str, str]:
     """GET the invitation page: (session cookie, CSRF token) of a fresh client."""
     status, response, body = _request(port, "GET", f"/i/{token}")
     match = CSRF.search(body)
@@ -81,7 +84,7 @@ def _form(port: int, token: str) -> tuple[str, str]:
     return response.getheader("Set-Cookie").split(";", 1)[0], match.group(1)
 
 
-def _accept(port: int, token: str, cookie: str, csrf: str) -> int:
+def post_accept(port: int, token: str, cookie: str, csrf: str) -> int:
     status, _response, _body = _request(
         port, "POST", f"/i/{token}/rsvp",
         body=urlencode({"csrf_token": csrf, "status": "accepted"}),
@@ -134,7 +137,7 @@ def run_accepts(app, label: str) -> Result:
     """The benchmark on the app's (fresh, migrated) database."""
     from werkzeug.serving import make_server
 
-    event_id, tokens = _setup(app)
+    event_id, tokens = crowded_event(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -146,10 +149,10 @@ def run_accepts(app, label: str) -> Result:
     port = server.server_port
     try:
         with ThreadPoolExecutor(WORKERS) as pool:
-            forms = list(pool.map(lambda t: _form(port, t), tokens))
+            forms = list(pool.map(lambda t: load_form(port, t), tokens))
             # All forms are loaded first, so only the POSTs are timed and they come together.
             seconds, statuses = _fire(
-                pool, lambda args: _accept(port, args[0], *args[1]),
+                pool, lambda args: post_accept(port, args[0], *args[1]),
                 list(zip(tokens, forms, strict=True)))
             baseline, base_statuses = _fire(pool, lambda _i: _healthz(port), list(range(CLIENTS)))
     finally:

@@ -3,46 +3,20 @@ server, public RSVP form with CSRF), on SQLite and PostgreSQL: exactly 50 accept
 waitlisted with unique positions 1..450, no error response; freed seats go in order."""
 from __future__ import annotations
 
-import http.client
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from engagement.community.models import Member
-from engagement.events import notifications, rsvp, rules, services
+from bench.events import crowded_event, load_form, post_accept
+from engagement.events import rsvp
 from engagement.events.models import Invitation
 from engagement.extensions import db
 
 N, SEATS, WORKERS = 500, 50, 50
 NOW = datetime(2027, 7, 1, 10, 0, tzinfo=UTC)
-BERLIN = rules.zone("Europe/Berlin")
-CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def _setup(app) -> tuple[int, list[str]]:
-    with app.app_context():
-        values = rules.validate_event(rules.EventInput(
-            title="Crowded", description="", venue="", address="",
-            starts_at=rules.parse_local("2099-11-05T18:00", BERLIN),
-            ends_at=rules.parse_local("2099-11-05T22:00", BERLIN), timezone="Europe/Berlin",
-            organizer_name="", organizer_email="events@example.org", capacity=SEATS))
-        event = services.create_event(db.session, values, now=NOW, base_url="http://localhost")
-        services.publish_event(db.session, event, now=NOW)
-        db.session.execute(insert(Member), [
-            dict(source="load", external_id=str(i), display_name=f"Load {i}",
-                 email=f"load{i}@example.org", locale="en", region="Berlin")
-            for i in range(N)])
-        ids = list(db.session.scalars(select(Member.id).where(Member.source == "load")))
-        services.invite(db.session, event, now=NOW, member_ids=ids)
-        db.session.commit()
-        rows = db.session.execute(select(Invitation.id, Invitation.nonce)
-                                  .where(Invitation.event_id == event.id)).all()
-        return event.id, [notifications.make_token(i, n) for i, n in rows]
 
 
 def _serve(app):
@@ -53,38 +27,14 @@ def _serve(app):
     return server, thread
 
 
-def _form(port: int, token: str) -> tuple[str, str]:
-    """GET the invitation page: (session cookie, CSRF token) of a fresh client."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.request("GET", f"/i/{token}")
-    response = conn.getresponse()
-    body = response.read().decode()
-    assert response.status == 200, body[:300]
-    cookie = response.getheader("Set-Cookie").split(";", 1)[0]
-    conn.close()
-    return cookie, CSRF.search(body).group(1)
-
-
-def _post(port: int, token: str, cookie: str, csrf: str) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.request("POST", f"/i/{token}/rsvp",
-                 body=urlencode({"csrf_token": csrf, "status": "accepted"}),
-                 headers={"Cookie": cookie,
-                          "Content-Type": "application/x-www-form-urlencoded"})
-    response = conn.getresponse()
-    response.read()
-    conn.close()
-    return response.status
-
-
 def test_500_simultaneous_accepts_fill_50_seats(app_any):
     app = app_any
-    event_id, tokens = _setup(app)
+    event_id, tokens = crowded_event(app, clients=N, seats=SEATS, now=NOW, source="load")
     server, thread = _serve(app)
     port = server.server_port
     try:
         with ThreadPoolExecutor(WORKERS) as pool:
-            forms = list(pool.map(lambda t: _form(port, t), tokens))
+            forms = list(pool.map(lambda t: load_form(port, t), tokens))
             # All forms are loaded first, so the POSTs below really arrive together.
             barrier = threading.Barrier(WORKERS)
 
@@ -94,7 +44,7 @@ def test_500_simultaneous_accepts_fill_50_seats(app_any):
                     barrier.wait(timeout=5)
                 except threading.BrokenBarrierError:
                     pass
-                return _post(port, token, cookie, csrf)
+                return post_accept(port, token, cookie, csrf)
 
             statuses = list(pool.map(fire, zip(tokens, forms, strict=True)))
     finally:
