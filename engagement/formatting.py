@@ -25,6 +25,23 @@ def d(value: date | datetime | None, fmt: str = "medium") -> str:
     return "—" if value is None else format_date(value, fmt)
 
 
+def month_label(month: date) -> str:
+    """A month as chart axes show it: "Nov 26" / "Nov. 26"."""
+    return format_date(month, "MMM yy")
+
+
+def short_number(value) -> str:
+    """A number for chart axes, which have little room: "12K" / "12.000" for "12,345"."""
+    from babel.numbers import format_compact_decimal
+
+    if value >= 10_000:
+        compact = format_compact_decimal(value, locale=get_locale(), fraction_digits=1)
+        # German CLDR has no short form for thousands ("13818"): keep the grouped number.
+        if any(ch.isalpha() for ch in compact):
+            return compact
+    return format_decimal(value)
+
+
 def url_with(**changes) -> str:
     """The current URL with some query arguments replaced (None removes one)."""
     args = request.args.to_dict()

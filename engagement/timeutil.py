@@ -1,7 +1,8 @@
 """Time helpers: aware UTC datetimes everywhere, and a column type that keeps them aware."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
@@ -10,6 +11,24 @@ from sqlalchemy.types import TypeDecorator
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime."""
     return datetime.now(UTC)
+
+
+def local_today_and_month_start(zone_name: str | None = None, now: datetime | None = None
+                                ) -> tuple[date, datetime]:
+    """Today and the start of this month in the programme's time zone (the start as UTC).
+
+    "This month" on a dashboard is the programme's month: at 00:30 on the 1st in Berlin
+    the new month has begun although it is still the 30th in UTC. Without a zone name,
+    the app's DEFAULT_TIMEZONE is used.
+    """
+    if zone_name is None:
+        from flask import current_app
+
+        zone_name = current_app.config.get("DEFAULT_TIMEZONE", "Europe/Berlin")
+    zone = ZoneInfo(zone_name)
+    local = (now or utcnow()).astimezone(zone)
+    month_start = datetime(local.year, local.month, 1, tzinfo=zone)
+    return local.date(), month_start.astimezone(UTC)
 
 
 class UTCDateTime(TypeDecorator):

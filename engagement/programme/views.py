@@ -9,11 +9,10 @@ from wtforms import DecimalField
 from wtforms.validators import InputRequired, NumberRange
 
 from ..community.members import charts
-from ..community.members.views import _local_today_and_month_start, _month_label, _short_number
 from ..extensions import db
-from ..formatting import number
+from ..formatting import month_label, number, short_number
 from ..security import Role, current_role, roles_required
-from ..timeutil import utcnow
+from ..timeutil import local_today_and_month_start, utcnow
 from . import rules, services
 
 bp = Blueprint("programme", __name__)
@@ -60,19 +59,19 @@ def _charts(data: services.ValueData) -> dict:
     rated = [e for e in data.events if e.acceptance is not None]
     return {
         "tiers": charts.bar_chart([charts.Bar(label(r), r.members, color(r)) for r in data.tiers],
-                                  title=str(_("Members per tier")), fmt=_short_number),
+                                  title=str(_("Members per tier")), fmt=short_number),
         "movements": charts.column_chart(
-            [_month_label(m) for m in data.months],
+            [month_label(m) for m in data.months],
             [charts.Series(str(KIND_LABELS[k][0]), data.movements.get(k, []), KIND_LABELS[k][1])
              for k in kinds],
-            title=str(_("Tier movements per month, last 12 months")), fmt=_short_number),
+            title=str(_("Tier movements per month, last 12 months")), fmt=short_number),
         "activity": charts.column_chart(
             [label(r) for r in data.tiers],
             [charts.Series(str(_("Answers")), [r.answers for r in data.tiers], "#e20074"),
              charts.Series(str(_("Accepted solutions")),
                            [r.accepted_solutions for r in data.tiers], "#0f766e")],
             title=str(_("Answers and accepted solutions by tier, last 365 days")),
-            fmt=_short_number),
+            fmt=short_number),
         "events": charts.column_chart(
             [e.event.title[:14] for e in reversed(rated)],
             [charts.Series(str(_("Acceptance rate")),
@@ -91,7 +90,7 @@ def _charts(data: services.ValueData) -> dict:
 
 
 def _render(form: AssumptionsForm | None = None, status: int = 200):
-    today, _month_start = _local_today_and_month_start()
+    today, _month_start = local_today_and_month_start()
     data = services.value_dashboard(db.session, today, utcnow())
     can_edit = current_role() in (Role.ADMIN, Role.MANAGER)
     if form is None and can_edit:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from engagement.community.models import MemberWindowStats, Tier, TierHistory
 from engagement.extensions import db
-from engagement.timeutil import utcnow
+from engagement.timeutil import local_today_and_month_start, utcnow
 from tests.factories import add_days, make_member, make_tier, make_user
 
 pytestmark = pytest.mark.browser
@@ -64,15 +64,20 @@ def seed_community(app) -> dict:
                         score=2 * sums["answers"] + 15 * sums["accepted_solutions"]
                         + 4 * sums["kudos_received"], **sums))
         star = members[0]
+        # Movements "this month" (in the programme's time zone) even just after midnight
+        # on the 1st, when three hours ago was last month.
+        now = utcnow()
+        _, month_start = local_today_and_month_start("Europe/Berlin")
+        recent = max(now - timedelta(hours=3), month_start + (now - month_start) / 3)
         db.session.add_all([
             TierHistory(member_id=star.id, from_tier_id=tiers[-2].id, to_tier_id=tiers[-1].id,
-                        at=utcnow() - timedelta(hours=3), kind="promotion",
+                        at=recent, kind="promotion",
                         reason="≥ 10,000 answers lifetime", actor="cli:compute-tiers"),
             TierHistory(member_id=star.id, from_tier_id=None, to_tier_id=tiers[-2].id,
                         at=datetime(2025, 6, 1, tzinfo=UTC), kind="promotion",
                         reason="≥ 1,500 answers in 365 days", actor="cli:compute-tiers"),
             TierHistory(member_id=members[5].id, from_tier_id=tiers[0].id, to_tier_id=None,
-                        at=utcnow() - timedelta(hours=1), kind="demotion",
+                        at=max(now - timedelta(hours=1), recent), kind="demotion",
                         reason="grace period over", actor="cli:compute-tiers"),
         ])
         manager = make_user(role="manager", email="manager@example.org", name="Maria Manager")

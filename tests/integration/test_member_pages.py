@@ -9,7 +9,7 @@ import pytest
 from engagement.community.members import services
 from engagement.community.models import Member, MemberWindowStats, TierHistory
 from engagement.extensions import db
-from engagement.timeutil import utcnow
+from engagement.timeutil import local_today_and_month_start, utcnow
 from tests.factories import add_days, make_member, make_tier
 
 
@@ -47,7 +47,10 @@ def community(app):
         _stats(anna, 30, today, answers=12, accepted_solutions=3, score=69)
         _stats(bert, 30, today, answers=15, score=30)
         _stats(anna, 365, today, answers=100, accepted_solutions=25, score=575)
-        add_days(anna, {today - timedelta(days=2): {"answers": 4, "accepted_solutions": 1},
+        # A day of this month in the programme's time zone, also on the 1st.
+        local_today, _ = local_today_and_month_start()
+        this_month = max(local_today - timedelta(days=2), local_today.replace(day=1))
+        add_days(anna, {this_month: {"answers": 4, "accepted_solutions": 1},
                         today - timedelta(days=40): {"answers": 6}})
         db.session.add(TierHistory(member_id=anna.id, from_tier_id=silver.id, to_tier_id=gold.id,
                                    at=utcnow() - timedelta(minutes=5), kind="promotion",

@@ -1,17 +1,15 @@
 """Member pages: dashboard, members list, profile, leaderboards and the member's own page."""
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, abort, current_app, flash, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ...extensions import db
+from ...formatting import month_label, short_number
 from ...security import Role, current_role, roles_required
-from ...timeutil import utcnow
+from ...timeutil import local_today_and_month_start
 from ..models import WINDOWS, Member
 from . import charts, services
 
@@ -32,56 +30,29 @@ KIND_LABELS = {
 }
 
 
-def _local_today_and_month_start() -> tuple:
-    """Today and the start of this month in the programme's time zone (as UTC)."""
-    zone = ZoneInfo(current_app.config.get("DEFAULT_TIMEZONE", "Europe/Berlin"))
-    local = utcnow().astimezone(zone)
-    month_start = datetime(local.year, local.month, 1, tzinfo=zone)
-    return local.date(), month_start.astimezone(ZoneInfo("UTC"))
-
-
 def _int_arg(name: str, default: int) -> int:
     value = request.args.get(name, "")
     return int(value) if value.isdigit() and len(value) < 9 else default
 
 
-def _month_label(month) -> str:
-    from flask_babel import format_date
-
-    return format_date(month, "MMM yy")
-
-
 def _activity_chart(months, title: str):
-    categories = [_month_label(m.month) for m in months]
+    categories = [month_label(m.month) for m in months]
     return charts.column_chart(categories, [
         charts.Series(str(_("Answers")), [m.answers for m in months], "#e20074"),
         charts.Series(str(_("Accepted solutions")), [m.accepted_solutions for m in months],
                       "#0f766e"),
-    ], title=title, fmt=_short_number)
-
-
-def _short_number(value) -> str:
-    from babel.numbers import format_compact_decimal
-    from flask_babel import format_decimal, get_locale
-
-    # Chart axes have little room: "12K" / "12.000" instead of "12,345".
-    if value >= 10_000:
-        compact = format_compact_decimal(value, locale=get_locale(), fraction_digits=1)
-        # German CLDR has no short form for thousands ("13818"): keep the grouped number.
-        if any(ch.isalpha() for ch in compact):
-            return compact
-    return format_decimal(value)
+    ], title=title, fmt=short_number)
 
 
 @bp.route("/dashboard")
 @roles_required(Role.MANAGER, Role.HR)
 def dashboard():
-    today, month_start = _local_today_and_month_start()
+    today, month_start = local_today_and_month_start()
     data = services.dashboard(db.session, today, month_start)
     tier_chart = charts.bar_chart(
         [charts.Bar(t.name if t else str(_("No tier")), n, t.color if t else "#94a3b8")
          for t, n in data.tier_counts],
-        title=str(_("Members per tier")), fmt=_short_number)
+        title=str(_("Members per tier")), fmt=short_number)
     activity_chart = _activity_chart(
         data.months, str(_("Answers and accepted solutions per month, last 12 months")))
     return render_template("community/members/dashboard.html", data=data,
@@ -118,7 +89,7 @@ def index():
 
 
 def _render_profile(member_id: int, own: bool):
-    today, _month_start = _local_today_and_month_start()
+    today, _month_start = local_today_and_month_start()
     profile = services.member_profile(db.session, member_id, today)
     if profile is None:
         abort(404)
