@@ -26,8 +26,11 @@ def _date_arg(name: str) -> date | None:
 def _filtered():
     """The filtered query and the filter values as shown back in the form."""
     f = {k: (request.values.get(k) or "").strip()[:255]
-         for k in ("actor", "action", "object_type", "object_id")}
+         for k in ("entry", "actor", "action", "object_type", "object_id")}
     query = select(AuditEntry)
+    if f["entry"]:
+        entry_id = int(f["entry"]) if f["entry"].isdigit() and len(f["entry"]) < 10 else -1
+        query = query.where(AuditEntry.id == entry_id)
     if f["actor"]:
         query = query.where(AuditEntry.actor.contains(f["actor"], autoescape=True))
     if f["action"]:

@@ -15,9 +15,10 @@ Erasure policy (documented in the report and the confirm page):
 - the linked login is deactivated and its e-mail/name replaced; magic links, calendar
   feeds, login attempts and outbox mail to the member's address are deleted;
 - invitations are kept (attendance numbers) with answers cleared;
-- the audit log is append-only and hash-chained; its past entries are retained under the
-  obligation to keep an audit trail (Art. 17(3)(b) and (e)). The erasure's own entry
-  contains no personal data.
+- the audit log keeps its entries (the trail is needed, Art. 17(3)(b) and (e)) but their
+  content loses the member's name, addresses and personal fields through a logged
+  redaction that `audit verify` still accepts (see gdpr_audit.py); the erasure's own
+  entry contains no personal data.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ from ..events.feed import CalendarFeed
 from ..events.models import Invitation
 from ..extensions import db
 from ..mail.models import OutboxMessage
+from .gdpr_audit import redact_member
 
 try:  # Grants must be in the metadata so export and erasure see them (rewards <- records).
     from ..rewards import models as _rewards  # noqa: F401
@@ -214,6 +216,9 @@ def erase_member(session: Session, member_id: int, *, key: str) -> dict[str, int
         user.last_login_at = None
     counts["users_deactivated"] = len(users)
 
+    counts["audit_entries_redacted"] = redact_member(
+        session, member_id, needles=needles, pseudonym=pseudonym,
+        linked=_linked_rows(session, member_id), user_ids=user_ids)
     member.external_id = erased_external_id(key, member.source, member.external_id)
     member.display_name = pseudonym
     member.email = None
@@ -225,6 +230,19 @@ def erase_member(session: Session, member_id: int, *, key: str) -> dict[str, int
     audit.record(session, "member.erased", "member", member_id,
                  after={"removed": sorted(counts), "counts": counts})
     return counts
+
+
+def _linked_rows(session: Session, member_id: int) -> dict[str, list[int]]:
+    """The member's rows by audit object type ("invitations" -> "invitation")."""
+    present = set(session.scalars(select(AuditEntry.object_type).distinct()))
+    linked: dict[str, list[int]] = {}
+    for table, cols in _referencing("members"):
+        object_type = table.name[:-1] if table.name.endswith("s") else table.name
+        if object_type not in present or "id" not in table.c:
+            continue
+        linked[object_type] = list(session.scalars(
+            select(table.c.id).where(or_(*(c == member_id for c in cols)))))
+    return linked
 
 
 def _scrub_kept_rows(

@@ -78,3 +78,23 @@ def test_roles(app, client, login_as):
     assert client.get("/records/audit").status_code == 403
     login_as("member")
     assert client.get("/records/audit").status_code == 403
+
+
+def test_redacted_entries_are_marked_and_counted(app, client, login_as):
+    with app.app_context():
+        _seed()
+        audit.redact(db.session, {1: audit.Redaction("hr:alice@example.org", None,
+                                                     {"region": "[erased]"})},
+                     object_type="member", object_id=7, reason="GDPR Art. 17 erasure")
+        db.session.commit()
+    login_as("hr")
+    html = client.get("/records/audit").get_data(as_text=True)
+    assert "redacted by #3" in html and "Bonn" not in html
+    html = client.get("/records/audit?entry=3").get_data(as_text=True)
+    assert _rows(html) == 1 and "audit.redacted" in html
+    assert client.get("/records/audit?entry=99999999999999999999").status_code == 200
+    path = "/records/audit"
+    html = client.post("/records/audit/verify",
+                       data={"csrf_token": csrf_token(client, path)}).get_data(as_text=True)
+    assert "Audit log intact: 3 entries verified" in html
+    assert "1 of them were redacted by logged GDPR erasures" in html

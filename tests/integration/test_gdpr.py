@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from engagement import audit
 from engagement.accounts.magic import MagicLink
@@ -68,6 +68,16 @@ def _seed() -> dict:
     db.session.add(LoginAttempt(email=EMAIL, ip="10.0.0.1", at=NOW, success=True))
     audit.record(db.session, "member.update", "member", member.id,
                  before={"email": "old@example.org"}, after={"email": EMAIL}, actor="cli:test")
+    # The member acting while logged in, and their RSVP with a free-text answer.
+    audit.record(db.session, "calendar_feed.create", "member", member.id,
+                 after={"feed_id": 1}, actor=f"member:{EMAIL}")
+    audit.record(db.session, "invitation.rsvp", "invitation", inv.id,
+                 before={"status": "invited"},
+                 after={"status": "accepted", "answers": {"1": "vegetarian, nut allergy"}},
+                 actor=f"invitee:{member.id}")
+    # Someone else's entry, which the erasure must leave alone.
+    audit.record(db.session, "tier.update", "tier", 1, before={"name": "Expert"},
+                 after={"name": "Experts"}, actor="manager:mgr@example.org")
     ids = {"member": member.id, "user": user.id, "invitation": inv.id}
     if HAS_REWARDS:
         from engagement.rewards.models import Grant, RewardItem
@@ -82,6 +92,9 @@ def _seed() -> dict:
         db.session.add(grant)
         db.session.flush()
         ids["grant"] = grant.id
+        audit.record(db.session, "rewards.fulfilment", "reward_grant", grant.id,
+                     before={"fulfilment": "ordered"},
+                     after={"fulfilment": "shipped", "note": grant.fulfilment_note})
     db.session.commit()
     return ids
 
@@ -140,7 +153,23 @@ def test_erasure_leaves_no_personal_data_but_keeps_tax_records(app, client, logi
         text = json.dumps(entry.after) + entry.actor
         assert NAME not in text and EMAIL not in text
         assert entry.after["counts"]["magic_links"] == 1
-        assert audit.verify(db.session).ok
+        result = audit.verify(db.session)
+        assert result.ok and result.redacted == (4 if HAS_REWARDS else 3)
+        redaction = db.session.scalars(select(audit.AuditEntry).where(
+            audit.AuditEntry.action == audit.REDACTED)).one()
+        assert redaction.object_id == str(ids["member"])
+        rsvp = db.session.scalars(select(audit.AuditEntry).where(
+            audit.AuditEntry.action == "invitation.rsvp")).one()
+        # The trail stays (what happened, when), the personal content goes.
+        assert rsvp.after == {"status": "accepted", "answers": "[erased]"}
+        assert rsvp.redacted_by == redaction.id and rsvp.id in redaction.after["entries"]
+        feed = db.session.scalars(select(audit.AuditEntry).where(
+            audit.AuditEntry.action == "calendar_feed.create")).one()
+        assert feed.actor == f"member:Erased member #{ids['member']}"
+        other = db.session.scalars(select(audit.AuditEntry).where(
+            audit.AuditEntry.action == "tier.update")).one()
+        assert other.redacted_by is None and other.salt is not None
+        assert other.actor == "manager:mgr@example.org"
         # A re-import of the same platform user can recognise the erasure.
         assert gdpr.is_erased(db.session, app.config["SECRET_KEY"], "test", "ext-42")
         assert not gdpr.is_erased(db.session, app.config["SECRET_KEY"], "test", "ext-43")
@@ -222,7 +251,14 @@ def test_erasure_on_each_backend(app_any):
             grant = db.session.get(Grant, ids["grant"])
             assert grant.value == Decimal("19.90") and NAME not in grant.reason
             assert grant.fulfilment_note == ""
-        assert audit.verify(db.session).ok
+        assert counts["audit_entries_redacted"] == (4 if HAS_REWARDS else 3)
+        result = audit.verify(db.session)
+        assert result.ok and result.redacted == counts["audit_entries_redacted"]
+        left = db.session.execute(text(
+            "SELECT count(*) FROM audit_log WHERE actor LIKE :p OR CAST(before AS TEXT) LIKE :p"
+            " OR CAST(after AS TEXT) LIKE :p OR CAST(after AS TEXT) LIKE :q"),
+            {"p": f"%{EMAIL}%", "q": "%nut allergy%"}).scalar()
+        assert left == 0
 
 
 def test_reimport_does_not_bring_an_erased_member_back(app, tmp_path):
