@@ -97,4 +97,4 @@ def test_redacted_entries_are_marked_and_counted(app, client, login_as):
     html = client.post("/records/audit/verify",
                        data={"csrf_token": csrf_token(client, path)}).get_data(as_text=True)
     assert "Audit log intact: 3 entries verified" in html
-    assert "1 of them were redacted by logged GDPR erasures" in html
+    assert "1 of them was redacted by a logged GDPR erasure" in html
