@@ -13,19 +13,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def programme_zone(zone_name: str | None = None) -> ZoneInfo:
+    """The programme's time zone: the given name, else the app's DEFAULT_TIMEZONE."""
+    if zone_name is None:
+        from flask import current_app
+
+        zone_name = current_app.config.get("DEFAULT_TIMEZONE", "Europe/Berlin")
+    return ZoneInfo(zone_name)
+
+
+def local_today(zone_name: str | None = None) -> date:
+    """Today in the programme's time zone (the community's calendar day)."""
+    return utcnow().astimezone(programme_zone(zone_name)).date()
+
+
 def local_today_and_month_start(zone_name: str | None = None, now: datetime | None = None
                                 ) -> tuple[date, datetime]:
     """Today and the start of this month in the programme's time zone (the start as UTC).
 
     "This month" on a dashboard is the programme's month: at 00:30 on the 1st in Berlin
-    the new month has begun although it is still the 30th in UTC. Without a zone name,
-    the app's DEFAULT_TIMEZONE is used.
+    the new month has begun although it is still the 30th in UTC.
     """
-    if zone_name is None:
-        from flask import current_app
-
-        zone_name = current_app.config.get("DEFAULT_TIMEZONE", "Europe/Berlin")
-    zone = ZoneInfo(zone_name)
+    zone = programme_zone(zone_name)
     local = (now or utcnow()).astimezone(zone)
     month_start = datetime(local.year, local.month, 1, tzinfo=zone)
     return local.date(), month_start.astimezone(UTC)

@@ -12,7 +12,7 @@ from ..community.members import charts
 from ..extensions import db
 from ..formatting import month_label, number, short_number
 from ..security import Role, current_role, roles_required
-from ..timeutil import local_today_and_month_start, utcnow
+from ..timeutil import local_today, utcnow
 from . import rules, services
 
 bp = Blueprint("programme", __name__)
@@ -90,7 +90,7 @@ def _charts(data: services.ValueData) -> dict:
 
 
 def _render(form: AssumptionsForm | None = None, status: int = 200):
-    today, _month_start = local_today_and_month_start()
+    today = local_today()
     data = services.value_dashboard(db.session, today, utcnow())
     can_edit = current_role() in (Role.ADMIN, Role.MANAGER)
     if form is None and can_edit:

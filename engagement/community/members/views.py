@@ -9,7 +9,7 @@ from flask_login import current_user
 from ...extensions import db
 from ...formatting import month_label, short_number
 from ...security import Role, current_role, roles_required
-from ...timeutil import local_today_and_month_start
+from ...timeutil import local_today, local_today_and_month_start
 from ..models import WINDOWS, Member
 from . import charts, services
 
@@ -89,7 +89,7 @@ def index():
 
 
 def _render_profile(member_id: int, own: bool):
-    today, _month_start = local_today_and_month_start()
+    today = local_today()
     profile = services.member_profile(db.session, member_id, today)
     if profile is None:
         abort(404)

@@ -1,22 +1,15 @@
 """CLI: compute-tiers."""
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from ... import audit
 from ...extensions import db
-from ...timeutil import utcnow
+from ...timeutil import local_today, utcnow
 from .services import TierRuleInvalid, compute_tiers
-
-
-def today() -> date:
-    """Today in the programme's time zone (the community's calendar day)."""
-    return datetime.now(ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])).date()
 
 
 def _parse_date(_ctx, _param, value: str | None) -> date | None:
@@ -40,7 +33,7 @@ def compute_tiers_command(as_of: date | None) -> None:
     """
     with audit.acting_as("cli:compute-tiers"):
         try:
-            result = compute_tiers(db.session, as_of or today(), utcnow())
+            result = compute_tiers(db.session, as_of or local_today(), utcnow())
         except TierRuleInvalid as exc:
             db.session.rollback()
             raise click.ClickException(f"{exc}; fix the rule on the tiers page") from None

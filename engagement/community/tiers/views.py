@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from wtforms.fields.choices import SelectChoice
@@ -14,7 +13,7 @@ from ...accounts.forms import ConfirmForm
 from ...extensions import db
 from ...security import Role, current_role, roles_required
 from ...settings import get_setting
-from ...timeutil import utcnow
+from ...timeutil import local_today, utcnow
 from ..models import Member, Tier, TierHistory
 from ..scoring import ScoreWeights, load_weights
 from . import services
@@ -25,10 +24,6 @@ bp = Blueprint("tiers", __name__)
 
 HISTORY_PER_PAGE = 50
 MANAGERS = (Role.ADMIN, Role.MANAGER)
-
-
-def _today() -> date:
-    return datetime.now(ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])).date()
 
 
 def _tiers() -> list[Tier]:
@@ -83,7 +78,7 @@ def edit(tier_id: int | None):
         try:
             if form.preview.data:
                 ladder = services.draft_ladder(db.session, tier, values)
-                preview = services.preview_ladder(db.session, ladder, _today())
+                preview = services.preview_ladder(db.session, ladder, local_today())
             else:
                 saved = services.save_tier(db.session, tier, values)
                 flash(_("Tier %(name)s saved. Recompute the tiers to apply the rule.",
@@ -131,7 +126,7 @@ def recompute():
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        result = services.compute_tiers(db.session, _today(), utcnow())
+        result = services.compute_tiers(db.session, local_today(), utcnow())
     except services.TierRuleInvalid as exc:
         flash(_("The rule of tier %(name)s is invalid: %(error)s", name=exc.tier_name,
                 error=rule_error_message(exc.error)), "error")
@@ -156,7 +151,7 @@ def weights():
     new = ScoreWeights(posts=form.posts.data, answers=form.answers.data,
                        accepted_solutions=form.accepted_solutions.data,
                        kudos_received=form.kudos_received.data)
-    if services.save_weights(db.session, new, _today()):
+    if services.save_weights(db.session, new, local_today()):
         flash(_("Score weights saved; scores recomputed. Recompute the tiers to apply them."),
               "success")
     else:
@@ -216,7 +211,7 @@ def override(member_id: int):
         return redirect(back)
     tier = next((t for t in tiers if str(t.id) == form.tier.data), None)
     try:
-        services.set_override(db.session, member, tier, form.reason.data, utcnow(), _today())
+        services.set_override(db.session, member, tier, form.reason.data, utcnow(), local_today())
     except services.OverrideError:
         flash(_("This member has no tier override to remove."), "error")
         return redirect(back)
