@@ -30,6 +30,3 @@ class UserForm(FlaskForm):
 class TokenForm(FlaskForm):
     name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=100)])
 
-
-class ConfirmForm(FlaskForm):
-    """An empty form: a POST button protected by CSRF."""

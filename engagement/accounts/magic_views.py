@@ -13,8 +13,8 @@ from wtforms.validators import DataRequired, Length
 from ..extensions import db
 from ..security import public
 from ..timeutil import utcnow
+from ..web import ConfirmForm
 from . import magic
-from .forms import ConfirmForm
 from .views import bp, home_for
 
 

@@ -22,8 +22,9 @@ from sqlalchemy import func, select
 from ..extensions import db, login_manager
 from ..security import Role, public, roles_required
 from ..timeutil import utcnow
+from ..web import ConfirmForm
 from . import services
-from .forms import ConfirmForm, LoginForm, TokenForm, UserForm
+from .forms import LoginForm, TokenForm, UserForm
 from .models import ApiToken, User
 from .rules import LoginThrottled, Throttle
 

@@ -6,11 +6,11 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature
 from sqlalchemy import func, or_, select
 
-from ..accounts.forms import ConfirmForm
 from ..community.models import Member
 from ..extensions import db
 from ..security import Role, public, roles_required
 from ..timeutil import utcnow
+from ..web import ConfirmForm
 from . import checkin
 from .checkin_rules import checkin_expiry
 from .models import Invitation, InvitationStatus

@@ -9,11 +9,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..accounts.forms import ConfirmForm
 from ..community.models import Member
 from ..extensions import db
 from ..security import Role, public, roles_required
 from ..timeutil import utcnow
+from ..web import ConfirmForm
 from . import feed, notifications, rules
 from .models import Event, EventStatus, Invitation
 from .views import bp

@@ -25,12 +25,12 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from .. import audit
-from ..accounts.forms import ConfirmForm
 from ..community.models import Member
 from ..csvsafe import safe_row
 from ..extensions import db
 from ..security import Role, public, roles_required
 from ..timeutil import utcnow
+from ..web import ConfirmForm
 from . import notifications, rsvp
 from . import rsvp_rules as rules
 from .forms import ConsentForm, ManagerRsvpForm, RsvpForm

@@ -24,11 +24,11 @@ from flask_login import current_user
 from itsdangerous import BadSignature
 from sqlalchemy import func, or_, select
 
-from ..accounts.forms import ConfirmForm
 from ..community.models import Member
 from ..extensions import db
 from ..security import Role, public, roles_required
 from ..timeutil import utcnow
+from ..web import ConfirmForm
 from . import notifications, rsvp, rules, services
 from .calendar import build_calendar
 from .forms import EMPTY_QUESTION_ROWS, EventForm, InviteForm, SegmentInviteForm

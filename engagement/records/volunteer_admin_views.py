@@ -9,12 +9,12 @@ from sqlalchemy import select
 from wtforms import DecimalField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from ..accounts.forms import ConfirmForm
 from ..community.models import Member
 from ..events.models import Event
 from ..extensions import db
 from ..security import Role, roles_required
 from ..timeutil import utcnow
+from ..web import ConfirmForm
 from . import bp
 from . import volunteer_services as services
 from .models import Agreement, EventRole

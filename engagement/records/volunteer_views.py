@@ -14,7 +14,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..accounts.forms import ConfirmForm
 from ..accounts.models import User
 from ..community.models import Member
 from ..csvsafe import SafeWriter
@@ -22,6 +21,7 @@ from ..extensions import db
 from ..rewards.rules import Flag
 from ..security import Role, roles_required
 from ..timeutil import utcnow
+from ..web import ConfirmForm
 from . import bp
 from . import volunteer_services as services
 

@@ -26,12 +26,12 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
-from ..accounts.forms import ConfirmForm
 from ..community.models import Member, Tier
 from ..csvsafe import SafeWriter
 from ..extensions import db
 from ..security import Role, current_role, roles_required
 from ..timeutil import utcnow
+from ..web import ConfirmForm
 from . import rules, services
 from .forms import (
     FLAG_LABELS,

@@ -9,11 +9,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ...accounts.forms import ConfirmForm
 from ...extensions import db
 from ...mail.compose import InvalidMessage
 from ...security import Role, public, roles_required
 from ...timeutil import utcnow
+from ...web import ConfirmForm
 from ..models import Member
 from ..segments.models import Segment
 from ..segments.rules import InvalidCriteria, criteria_from_dict

@@ -8,10 +8,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ...accounts.forms import ConfirmForm
 from ...extensions import db
 from ...security import Role, roles_required
 from ...timeutil import utcnow
+from ...web import ConfirmForm
 from ..models import Tier
 from . import services
 from .forms import (

@@ -9,11 +9,11 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from wtforms.fields.choices import SelectChoice
 
-from ...accounts.forms import ConfirmForm
 from ...extensions import db
 from ...security import Role, current_role, roles_required
 from ...settings import get_setting
 from ...timeutil import local_today, utcnow
+from ...web import ConfirmForm
 from ..models import Member, Tier, TierHistory
 from ..scoring import ScoreWeights, load_weights
 from . import services

@@ -1,0 +1,73 @@
+"""Shared column types and query helpers every feature's models and services use."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Enum, Select, func, select
+from sqlalchemy.orm import Session
+
+from .timeutil import UTCDateTime
+
+__all__ = ["Page", "UTCDateTime", "enum_column", "paginate"]
+
+
+def enum_column(cls: type[enum.Enum], name: str, length: int = 16) -> Enum:
+    """A column type storing an Enum by its values as plain strings.
+
+    No native PostgreSQL enum: adding a state later is then not a type change.
+    """
+    return Enum(cls, name=name, native_enum=False, length=length, validate_strings=True,
+                values_callable=lambda e: [m.value for m in e])
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: its rows, the total and where it sits among all pages."""
+
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def clamp_page(raw: Any, default: int = 1, high: int = 1_000_000) -> int:
+    """A page number from user input: whole, at least 1, at most `high` (garbage -> 1)."""
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        return default
+    return min(max(1, value), high)
+
+
+def paginate(session: Session, query: Select, *, page: int, per_page: int,
+             scalars: bool = True, count: int | None = None) -> Page:
+    """Rows `page` of `query` and the total row count (`count` if the caller knows it).
+
+    `scalars=False` returns Row tuples for multi-column selects.
+    """
+    total = count if count is not None else session.scalar(
+        select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    limited = query.limit(per_page).offset((page - 1) * per_page)
+    rows = list(session.scalars(limited) if scalars else session.execute(limited))
+    return Page(items=rows, total=int(total), page=page, per_page=per_page)
+
+
+def paginate_list(items: list[Any], *, page: int, per_page: int) -> Page:
+    """The same page arithmetic over a list already in memory."""
+    start = (page - 1) * per_page
+    return Page(items=items[start:start + per_page], total=len(items), page=page,
+                per_page=per_page)
