@@ -8,7 +8,8 @@ from flask import Flask, current_app, g, jsonify, render_template, request, sess
 from flask_login import current_user
 
 from . import config as config_module
-from .extensions import babel, csrf, db, login_manager, migrate
+from .extensions import babel, csrf, login_manager, migrate
+from .extensions import db as sqla  # `db` would be shadowed by the engagement.db module
 from .extensions import mail as mail_ext
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -64,8 +65,8 @@ def register_extensions(app: Flask) -> None:
     from .records import models as _records  # noqa: F401
     from .rewards import models as _rewards  # noqa: F401
 
-    db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
+    sqla.init_app(app)
+    migrate.init_app(app, sqla, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     csrf.init_app(app)
     mail_ext.init_app(app)
     translation_dirs = sorted(
@@ -139,7 +140,7 @@ def register_errorhandlers(app: Flask) -> None:
         if not isinstance(error, HTTPException):
             app.logger.exception("unhandled error", exc_info=error)
             error = InternalServerError()
-        db.session.rollback()
+        sqla.session.rollback()
         code = error.code or 500
         if request.path.startswith("/api/") or (
             request.blueprint and request.blueprint.startswith("api")
@@ -158,9 +159,9 @@ def register_request_hooks(app: Flask) -> None:
     def commit_request(response):
         # One transaction per request: services only flush; the boundary commits.
         if response.status_code < 400:
-            db.session.commit()
+            sqla.session.commit()
         else:
-            db.session.rollback()
+            sqla.session.rollback()
         return response
 
     @app.after_request
@@ -201,7 +202,7 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.route("/healthz")
     def healthz():
-        db.session.execute(db.text("SELECT 1"))
+        sqla.session.execute(sqla.text("SELECT 1"))
         return jsonify(status="ok")
 
     from .security import public
