@@ -7,44 +7,58 @@ from pathlib import Path
 from flask import Flask, current_app, g, jsonify, render_template, request, session
 from flask_login import current_user
 
-from . import config as config_module
-from .extensions import babel, csrf, login_manager, migrate
-from .extensions import db as sqla  # `db` would be shadowed by the engagement.db module
-from .extensions import mail as mail_ext
+from .extensions import babel, csrf, login_manager, mailer, migrate
+from .extensions import db as database  # `db` would be rebound by importing engagement.db
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: dict | None = None) -> Flask:
-    """Build the app: defaults, then environment, then the given overrides."""
+    """Build the app: settings table (defaults, environment, .env), instance config, overrides."""
+    from . import config as settings_table
+
+    settings_table.load_env_file()
     app = Flask(
         __name__,
-        instance_path=os.environ.get("ENGAGEMENT_INSTANCE", str(PROJECT_ROOT / "instance")),
+        instance_path=settings_table.instance_folder(),  # ENGAGEMENT_INSTANCE
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
-    app.config.from_mapping(config_module.DEFAULTS)
-    app.config.from_mapping(config_module.from_environment(app.instance_path))
-    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_mapping(settings_table.load(app.instance_path))
+    # An absolute path: a relative one is taken from the package folder, not the instance.
+    app.config.from_pyfile(str(Path(app.instance_path) / "config.py"), silent=True)
     if config:
         app.config.from_mapping(config)
-    app.config["SQLALCHEMY_DATABASE_URI"] = config_module.normalise_db_url(
+    app.config["SQLALCHEMY_DATABASE_URI"] = settings_table.normalise_db_url(
         app.config["SQLALCHEMY_DATABASE_URI"])
     check_secret_key(app)
+
+    from . import accounts, audit, community, demo, events, mail, programme, records, rewards
+    from .events import member_lookup
+
     register_extensions(app)
-    register_blueprints(app)
+    audit.init_app(app)
+    accounts.init_app(app)
+    mail.init_app(app)
+    community.init_app(app)
+    events.init_app(app)
+    member_lookup.init_app(app)  # MERGE: move into events.init_app, then delete this line
+    rewards.init_app(app)
+    records.init_app(app)
+    programme.init_app(app)
+    register_api(app)  # MERGE: becomes api.init_app(app)
+    demo.init_app(app)
     register_errorhandlers(app)
     register_request_hooks(app)
-    register_commands(app)
     register_template_helpers(app)
     return app
 
 
 def check_secret_key(app: Flask) -> None:
     """Refuse to start in production without a real secret; use a throwaway one elsewhere."""
-    if app.config.get("SECRET_KEY"):
+    if app.config["SECRET_KEY"]:
         return
-    if app.config.get("ENGAGEMENT_ENV") == "production":
+    if app.config["ENGAGEMENT_ENV"] == "production":
         raise RuntimeError("SECRET_KEY must be set in production (ENGAGEMENT_ENV=production)")
     key_file = Path(app.instance_path) / "secret_key"
     if not key_file.exists():
@@ -65,10 +79,10 @@ def register_extensions(app: Flask) -> None:
     from .records import models as _records  # noqa: F401
     from .rewards import models as _rewards  # noqa: F401
 
-    sqla.init_app(app)
-    migrate.init_app(app, sqla, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
+    database.init_app(app)
+    migrate.init_app(app, database, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     csrf.init_app(app)
-    mail_ext.init_app(app)
+    mailer.init_app(app)
     translation_dirs = sorted(
         str(p) for p in (PROJECT_ROOT / "engagement").rglob("translations") if p.is_dir()
     )
@@ -98,39 +112,12 @@ def select_locale() -> str:
     ]
 
 
-def register_blueprints(app: Flask) -> None:
-    from .accounts.views import bp as accounts_bp
+def register_api(app: Flask) -> None:
+    """The JSON API blueprint (bearer tokens: no cookies, so no CSRF)."""
     from .api import bp as api_bp
-    from .community.importers.views import bp as imports_bp
-    from .community.members.views import bp as members_bp
-    from .community.tiers.views import bp as tiers_bp
 
-    for bp in (accounts_bp, members_bp, tiers_bp, imports_bp):
-        app.register_blueprint(bp)
-    from .mail import init_app as init_mail
-
-    init_mail(app)  # blueprint "mail" (/mail/...) and the send-outbox command
-    csrf.exempt(api_bp)  # bearer-token API: no cookies, so no CSRF
+    csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
-
-    from .community import mailings, segments
-    from .events import init_app as init_events
-
-    segments.init_app(app)
-    mailings.init_app(app)
-    init_events(app)
-
-    from .rewards import init_app as init_rewards
-
-    init_rewards(app)  # blueprint "rewards" (/rewards/...)
-
-    from .records import init_app as init_records
-
-    init_records(app)  # GDPR export/erasure (/me/data, /records/...) and the audit viewer
-
-    from .programme import init_app as init_programme
-
-    init_programme(app)  # programme value dashboard (/programme)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -140,7 +127,8 @@ def register_errorhandlers(app: Flask) -> None:
         if not isinstance(error, HTTPException):
             app.logger.exception("unhandled error", exc_info=error)
             error = InternalServerError()
-        sqla.session.rollback()
+        database.session.rollback()
+        g.request_failed = True
         code = error.code or 500
         if request.path.startswith("/api/") or (
             request.blueprint and request.blueprint.startswith("api")
@@ -157,12 +145,18 @@ def register_errorhandlers(app: Flask) -> None:
 def register_request_hooks(app: Flask) -> None:
     @app.after_request
     def commit_request(response):
-        # One transaction per request: services only flush; the boundary commits.
-        if response.status_code < 400:
-            sqla.session.commit()
+        # One transaction per request: services only flush; the boundary commits once,
+        # unless an exception escaped the view (its error handler rolled back already).
+        if g.get("request_failed"):
+            database.session.rollback()
         else:
-            sqla.session.rollback()
+            database.session.commit()
         return response
+
+    @app.teardown_request
+    def rollback_on_error(exc):
+        if exc is not None:  # escaped every handler: nothing of this request is kept
+            database.session.rollback()
 
     @app.after_request
     def security_headers(response):
@@ -174,19 +168,6 @@ def register_request_hooks(app: Flask) -> None:
     @app.before_request
     def remember_actor():
         g.audit_actor_user = current_user if current_user.is_authenticated else None
-
-
-def register_commands(app: Flask) -> None:
-    from . import audit
-    from .accounts import cli as accounts_cli
-    from .community import cli as community_cli
-
-    audit.init_app(app)
-    from .demo import seed_demo_command
-
-    app.cli.add_command(seed_demo_command)
-    accounts_cli.init_app(app)
-    community_cli.init_app(app)
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -202,7 +183,7 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.route("/healthz")
     def healthz():
-        sqla.session.execute(sqla.text("SELECT 1"))
+        database.session.execute(database.text("SELECT 1"))
         return jsonify(status="ok")
 
     from .security import public

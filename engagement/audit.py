@@ -285,4 +285,5 @@ def verify_command() -> None:
 
 
 def init_app(app: Flask) -> None:
+    """Register the `audit` command group."""
     app.cli.add_command(audit_cli)

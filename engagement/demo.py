@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
@@ -70,4 +70,9 @@ def seed_demo_command(members: int, contributions: int, seed: int, if_empty: boo
         note = "" if login.works else "   (password changed since; not shown)"
         shown = login.password if login.works else "-"
         click.echo(f"  {login.role:<8} {login.email:<24} {shown}{note}")
-    click.echo(f"Sign in at {current_app.config.get('BASE_URL', '').rstrip('/')}/login")
+    click.echo(f"Sign in at {current_app.config['BASE_URL'].rstrip('/')}/login")
+
+
+def init_app(app: Flask) -> None:
+    """Register the `seed-demo` command."""
+    app.cli.add_command(seed_demo_command)

@@ -27,4 +27,4 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-mail = Mail()
+mailer = Mail()  # not `mail`: that name is the engagement.mail package

@@ -18,7 +18,7 @@ def programme_zone(zone_name: str | None = None) -> ZoneInfo:
     if zone_name is None:
         from flask import current_app
 
-        zone_name = current_app.config.get("DEFAULT_TIMEZONE", "Europe/Berlin")
+        zone_name = current_app.config["DEFAULT_TIMEZONE"]
     return ZoneInfo(zone_name)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
@@ -53,6 +52,4 @@ def create_token_command(email, name):
     click.echo(plain)
 
 
-def init_app(app: Flask) -> None:
-    app.cli.add_command(create_user_command)
-    app.cli.add_command(create_token_command)
+COMMANDS = (create_user_command, create_token_command)

@@ -3,38 +3,39 @@
 Who gets a link (everyone else gets the same neutral answer and no mail):
 - an active user with the `member` role and that e-mail address, or
 - a member record with exactly that address that is invited to at least one event, when no
-  user has the address yet. The `member` user is created only when the link is used, so
-  nobody gets an account from a mere request: clicking proves they own the mailbox.
+  user has the address yet. Accounts sits below community and events, so it asks the
+  feature that knows invitations through a `MemberResolver` registered per app
+  (`register_member_resolver`); without one only existing users get links.
+  The `member` user is created only when the link is used, so nobody gets an account
+  from a mere request: clicking proves they own the mailbox.
 Staff accounts (admin, manager, hr) never sign in by link; they keep password + throttle.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
+from flask import Flask, current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import ForeignKey, Index, Integer, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from .. import signing
 from ..extensions import db
 from ..mail import outbox
 from ..mail.compose import build_message
+from ..mail.language import configured_mail_language
 from ..security import Role
 from ..timeutil import UTCDateTime
 from . import services
 from .magic_rules import LinkQuota, LinkQuotaExceeded, LinkState, check_quota, expiry, link_state
-from .magic_rules import pick_member as _pick_member
 from .models import User
 
 log = logging.getLogger(__name__)
 MAIL_KIND = "magic-link"
-outbox.mark_confidential(MAIL_KIND)  # staff must not read members' sign-in links
-MAIL_LANGUAGES = ("de", "en")
 RETENTION = timedelta(days=1)  # kept past expiry, then removed on the next request
 
 
@@ -76,27 +77,66 @@ class RequestOutcome:
     reason: str  # "sent", "no-account", "staff", "throttled-email", "throttled-ip"
 
 
+@dataclass(frozen=True)
+class MemberContact:
+    """A member record a sign-in link may be for: its id, language and name."""
+
+    id: int
+    locale: str | None
+    display_name: str | None
+
+
+@dataclass(frozen=True)
+class MemberResolver:
+    """How accounts finds members without importing community or events.
+
+    `invited(session, email)`: the member with exactly this address who is invited to at
+    least one event (None when there is none); `by_id(session, member_id)`: that member.
+    """
+
+    invited: Callable[[Session, str], MemberContact | None]
+    by_id: Callable[[Session, int], MemberContact | None]
+
+
+RESOLVER_KEY = "engagement.member_resolver"
+
+
+def register_member_resolver(app: Flask, resolver: MemberResolver) -> None:
+    """Let the feature that owns invitations tell accounts who may sign in by link."""
+    app.extensions[RESOLVER_KEY] = resolver
+
+
+def _resolver() -> MemberResolver | None:
+    return current_app.extensions.get(RESOLVER_KEY)
+
+
+def init_app(app: Flask) -> None:
+    """Hide sign-in mails from the outbox pages: staff must not read members' links."""
+    outbox.mark_confidential(MAIL_KIND)
+
+
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return signing.token_digest(token)
 
 
 def quota_from_config() -> LinkQuota:
     cfg = current_app.config
-    return LinkQuota(per_email=int(cfg.get("MAGIC_LINK_MAX_PER_EMAIL", 5)),
-                     per_ip=int(cfg.get("MAGIC_LINK_MAX_PER_IP", 20)),
-                     window=timedelta(seconds=int(cfg.get("MAGIC_LINK_WINDOW_SECONDS", 3600))))
+    return LinkQuota(per_email=int(cfg["MAGIC_LINK_MAX_PER_EMAIL"]),
+                     per_ip=int(cfg["MAGIC_LINK_MAX_PER_IP"]),
+                     window=timedelta(seconds=int(cfg["MAGIC_LINK_WINDOW_SECONDS"])))
 
 
 def _invited_member_id(session: Session, email: str) -> int | None:
-    from ..community.models import Member
-    from ..events.models import Invitation
+    resolver = _resolver()
+    contact = resolver.invited(session, email) if resolver is not None else None
+    return contact.id if contact is not None else None
 
-    rows = session.execute(
-        select(Member.id, func.max(Invitation.id))
-        .join(Invitation, Invitation.member_id == Member.id)
-        .where(Member.email.in_({email, email.lower()}))
-        .group_by(Member.id)).all()
-    return _pick_member([(int(m), int(i)) for m, i in rows])
+
+def _member(session: Session, member_id: int | None) -> MemberContact | None:
+    resolver = _resolver()
+    if resolver is None or member_id is None:
+        return None
+    return resolver.by_id(session, member_id)
 
 
 def _recipient(session: Session, email: str) -> tuple[User | None, int | None, str]:
@@ -138,32 +178,22 @@ def request_link(session: Session, email: str, *, ip: str, now: datetime, minute
         log.warning("magic link not sent to %s from %s: quota per %s used up", email, ip,
                     exc.scope)
         return RequestOutcome(False, f"throttled-{exc.scope}")
-    token = secrets.token_urlsafe(32)
+    token = signing.random_token()
     link = MagicLink(email=email, user_id=user.id if user else None, member_id=member_id,
                      token_hash=hash_token(token), ip=ip, created_at=now,
                      expires_at=expiry(now, minutes))
     session.add(link)
     session.flush()
-    locale = user.locale if user is not None else _member_locale(session, member_id)
+    member = _member(session, member_id) if user is None else None
+    locale = user.locale if user is not None else (member.locale if member else None)
     outbox.enqueue(session, build_link_mail(email, f"{base_url}/login/link/{token}",
                                             minutes=minutes, locale=locale), kind=MAIL_KIND)
     return RequestOutcome(True, "sent")
 
 
-def _member_locale(session: Session, member_id: int | None) -> str | None:
-    from ..community.models import Member
-
-    return session.scalar(select(Member.locale).where(Member.id == member_id))
-
-
-def _language(locale: str | None) -> str:
-    lang = (locale or "").lower().replace("_", "-").split("-")[0]
-    return lang if lang in MAIL_LANGUAGES else "en"
-
-
 def build_link_mail(to: str, url: str, *, minutes: int, locale: str | None):
     """The sign-in mail in the member's language (text and HTML)."""
-    lang = _language(locale)
+    lang = configured_mail_language(locale)
     with force_locale(lang):
         subject = _("Your sign-in link")
         intro = _("Someone (hopefully you) asked to sign in to the community programme with "
@@ -218,14 +248,12 @@ def consume_link(session: Session, token: str, now: datetime) -> User:
         if user is not None and (user.role != Role.MEMBER or not user.active):
             raise LinkInvalid("refused")
         if user is None:
-            from ..community.models import Member
-
-            member = session.get(Member, link.member_id) if link.member_id else None
+            member = _member(session, link.member_id)
             if member is None:
                 raise LinkInvalid("refused")
             user, _created = services.save_user(
                 session, link.email, Role.MEMBER, name=member.display_name or "",
-                member_id=member.id, locale=_language(member.locale))
+                member_id=member.id, locale=configured_mail_language(member.locale))
     user.last_login_at = now
     session.flush()
     return user

@@ -15,7 +15,7 @@ from ..security import public
 from ..timeutil import utcnow
 from ..web import ConfirmForm
 from . import magic
-from .views import bp, home_for
+from .blueprint import bp, home_for
 
 
 class MagicLinkForm(FlaskForm):
@@ -23,7 +23,7 @@ class MagicLinkForm(FlaskForm):
 
 
 def _base_url() -> str:
-    return (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
+    return (current_app.config["BASE_URL"] or request.host_url).rstrip("/")
 
 
 @bp.route("/login/link", methods=["GET", "POST"])
@@ -33,7 +33,7 @@ def magic_request():
     if form.validate_on_submit():
         magic.request_link(
             db.session, form.email.data, ip=request.remote_addr or "?", now=utcnow(),
-            minutes=int(current_app.config.get("MAGIC_LINK_MINUTES", 30)),
+            minutes=int(current_app.config["MAGIC_LINK_MINUTES"]),
             quota=magic.quota_from_config(), base_url=_base_url())
         # The same answer whoever asked: the page must not tell which addresses are members.
         return render_template("accounts/magic_sent.html")

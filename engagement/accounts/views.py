@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint,
     abort,
     current_app,
     flash,
@@ -19,20 +17,19 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
 
-from ..extensions import db, login_manager
+from ..extensions import db
 from ..security import Role, public, roles_required
 from ..timeutil import utcnow
 from ..web import ConfirmForm
 from . import services
+from .blueprint import bp, home_for, safe_next
 from .forms import LoginForm, TokenForm, UserForm
 from .models import ApiToken, User
 from .rules import LoginThrottled, Throttle
 
-bp = Blueprint("accounts", __name__)
 
-
-@login_manager.user_loader
 def load_user(user_id: str) -> User | None:
+    """The signed-in user of a session (Flask-Login's user loader; set in init_app)."""
     user = db.session.get(User, int(user_id))
     return user if user is not None and user.active else None
 
@@ -41,22 +38,6 @@ def _throttle() -> Throttle:
     cfg = current_app.config
     return Throttle(cfg["LOGIN_MAX_FAILURES"], cfg["LOGIN_MAX_FAILURES_PER_IP"],
                     timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"]))
-
-
-def _safe_next(target: str | None) -> str | None:
-    # Only same-site paths: an open redirect would make phishing links look like ours.
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
-
-
-def home_for(user: User) -> str:
-    if user.role == Role.MEMBER:
-        return url_for("members.me")
-    return url_for("members.dashboard")
 
 
 @bp.route("/")
@@ -86,7 +67,7 @@ def login():
         if user is not None:
             login_user(user, remember=form.remember.data)
             session["lang"] = user.locale or session.get("lang")
-            return redirect(_safe_next(request.args.get("next")) or home_for(user))
+            return redirect(safe_next(request.args.get("next")) or home_for(user))
         flash(_("E-mail or password is wrong."), "error")
         status = 401
     return render_template("accounts/login.html", form=form), status
@@ -110,7 +91,7 @@ def set_language(lang: str):
     session["lang"] = lang
     if current_user.is_authenticated:
         current_user.locale = lang
-    return redirect(_safe_next(request.form.get("next")) or url_for("accounts.index"))
+    return redirect(safe_next(request.form.get("next")) or url_for("accounts.index"))
 
 
 @bp.route("/admin/users")
@@ -199,7 +180,5 @@ def revoke_token(token_id: int):
     if ConfirmForm().validate_on_submit():
         services.revoke_token(db.session, token, utcnow())
         flash(_("Token %(prefix)s… revoked.", prefix=token.prefix), "success")
-    back = _safe_next(request.form.get("next"))
+    back = safe_next(request.form.get("next"))
     return redirect(back or url_for("accounts.tokens"))
-
-from . import magic_views  # noqa: E402,F401  (member sign-in by link: routes on bp)

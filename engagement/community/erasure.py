@@ -14,7 +14,7 @@ ERASED_PREFIX = "erased-"
 
 def erasure_key(config: Mapping) -> str:
     """The key for erased ids: GDPR_ERASURE_KEY, else SECRET_KEY (changing it forgets them)."""
-    return config.get("GDPR_ERASURE_KEY") or config["SECRET_KEY"]
+    return config["GDPR_ERASURE_KEY"] or config["SECRET_KEY"]
 
 
 def erased_external_id(key: str, source: str, external_id: str) -> str:

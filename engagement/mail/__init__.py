@@ -10,14 +10,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the mail pages and the `send-outbox` command (safe to call twice)."""
-    from ..extensions import mail as flask_mail
     from .cli import send_outbox_command
     from .views import bp
 
     if "mail" in app.blueprints:
         return
-    # Importing this package rebinds the name `engagement.mail` (it shadows the Flask-Mail
-    # object imported into engagement/__init__.py), so initialise Flask-Mail here as well.
-    flask_mail.init_app(app)
     app.register_blueprint(bp)
     app.cli.add_command(send_outbox_command)

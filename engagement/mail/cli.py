@@ -36,7 +36,7 @@ def _summary(report: DeliveryReport) -> str:
               show_default=True, help="Messages claimed (and sent over one connection) at once.")
 @with_appcontext
 def send_outbox_command(loop: bool, interval: float, batch_size: int) -> None:
-    target = (f"SMTP {current_app.config['MAIL_SERVER']}:{current_app.config.get('MAIL_PORT')}"
+    target = (f"SMTP {current_app.config['MAIL_SERVER']}:{current_app.config['MAIL_PORT']}"
               if uses_smtp(current_app.config) else "the mail folder")
     with acting_as("cli:send-outbox"):
         if not loop:

@@ -48,7 +48,7 @@ def _address(value: str, display_name: str | None = None, header: str = "address
 
 def default_sender() -> Address:
     """MAIL_DEFAULT_SENDER as an address (Flask-Mail's (name, address) form allowed)."""
-    sender = current_app.config.get("MAIL_DEFAULT_SENDER") or "engagement@localhost"
+    sender = current_app.config["MAIL_DEFAULT_SENDER"] or "engagement@localhost"
     if isinstance(sender, tuple | list):  # Flask-Mail allows (name, address)
         return _address(sender[1], sender[0], "From")
     return _address(sender, header="From")
@@ -56,7 +56,7 @@ def default_sender() -> Address:
 
 def message_id_domain(sender: Address) -> str:
     """Our own domain for Message-IDs: the sender's, else the host of BASE_URL."""
-    domain = sender.domain or urlsplit(current_app.config.get("BASE_URL") or "").hostname
+    domain = sender.domain or urlsplit(current_app.config["BASE_URL"] or "").hostname
     return domain or "localhost"
 
 

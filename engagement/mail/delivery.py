@@ -39,7 +39,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..extensions import mail
+from ..extensions import mailer
 from ..timeutil import utcnow
 from . import render
 from .models import OutboxMessage, OutboxStatus
@@ -119,7 +119,7 @@ class SmtpBackend:
     def __init__(self, config, timeout: float = 30.0):
         # Built from the current settings (not the state frozen at start-up) and without
         # Flask-Mail's "suppress while TESTING": tests send to a real SMTP server.
-        self.state = mail.init_mail(config)
+        self.state = mailer.init_mail(config)
         self.timeout = timeout
         self.connection: _TimeoutConnection | None = None
 
@@ -210,19 +210,19 @@ class FileBackend:
 def mail_folder(app=None) -> Path:
     """Where messages are written when no SMTP server is configured."""
     app = app or current_app
-    return Path(app.config.get("MAIL_FILE_DIR") or Path(app.instance_path) / "mail")
+    return Path(app.config["MAIL_FILE_DIR"])
 
 
 def uses_smtp(config) -> bool:
     """True when mail goes out over SMTP (MAIL_SERVER set and sending not suppressed)."""
-    return bool(config.get("MAIL_SERVER")) and not config.get("MAIL_SUPPRESS_SEND", False)
+    return bool(config["MAIL_SERVER"]) and not config["MAIL_SUPPRESS_SEND"]
 
 
 def default_backend() -> Backend:
     """SMTP when MAIL_SERVER is set, else the .eml folder."""
     config = current_app.config
     if uses_smtp(config):
-        return SmtpBackend(config, timeout=float(config.get("MAIL_TIMEOUT", 30)))
+        return SmtpBackend(config, timeout=float(config["MAIL_TIMEOUT"]))
     return FileBackend(mail_folder())
 
 
@@ -230,9 +230,9 @@ def retry_policy(config=None) -> RetryPolicy:
     """The retry policy from the MAIL_MAX_ATTEMPTS / MAIL_RETRY_*_SECONDS settings."""
     config = config or current_app.config
     return RetryPolicy(
-        max_attempts=int(config.get("MAIL_MAX_ATTEMPTS", 8)),
-        base=timedelta(seconds=float(config.get("MAIL_RETRY_BASE_SECONDS", 60))),
-        cap=timedelta(seconds=float(config.get("MAIL_RETRY_MAX_SECONDS", 3600))),
+        max_attempts=int(config["MAIL_MAX_ATTEMPTS"]),
+        base=timedelta(seconds=float(config["MAIL_RETRY_BASE_SECONDS"])),
+        cap=timedelta(seconds=float(config["MAIL_RETRY_MAX_SECONDS"])),
     )
 
 
@@ -436,7 +436,7 @@ def deliver_due(session: Session, *, now: datetime | None = None, batch_size: in
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     config = current_app.config
     policy = retry_policy(config)
-    lease = timedelta(seconds=float(config.get("MAIL_LEASE_SECONDS", 300)))
+    lease = timedelta(seconds=float(config["MAIL_LEASE_SECONDS"]))
     token = f"{worker or worker_name()}/{uuid.uuid4().hex[:12]}"
     report = DeliveryReport()
 

@@ -25,6 +25,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import select
 
+from ..db import clamp_page, paginate, paginate_list
 from ..extensions import db
 from ..security import Role, roles_required
 from . import outbox
@@ -83,7 +84,7 @@ def parse_for_display(raw: bytes) -> MessageView:
 
 
 def _page_arg() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    return clamp_page(request.args.get("page"))
 
 
 @bp.route("/outbox")
@@ -98,25 +99,18 @@ def index():
                    OutboxMessage.subject, OutboxMessage.status, OutboxMessage.attempts,
                    OutboxMessage.next_attempt_at, OutboxMessage.sent_at,
                    OutboxMessage.last_error, OutboxMessage.created_at)
-    count_query = select(db.func.count()).select_from(OutboxMessage)
     if status:
         query = query.where(OutboxMessage.status == status)
-        count_query = count_query.where(OutboxMessage.status == status)
     if to:
-        cond = OutboxMessage.to_addr.startswith(to, autoescape=True)
-        query, count_query = query.where(cond), count_query.where(cond)
-    if to:
-        total = db.session.scalar(count_query)
-    else:
-        total = counts[status] if status else sum(counts.values())
-    page = _page_arg()
-    pages = max(1, -(-total // PER_PAGE))
-    rows = db.session.execute(
-        query.order_by(OutboxMessage.id.desc()).limit(PER_PAGE).offset((page - 1) * PER_PAGE)
-    ).all()
+        query = query.where(OutboxMessage.to_addr.startswith(to, autoescape=True))
+    # Without an address filter the status counts (shown anyway) give the total for free.
+    known = None if to else (counts[status] if status else sum(counts.values()))
+    result = paginate(db.session, query.order_by(OutboxMessage.id.desc()), page=_page_arg(),
+                      per_page=PER_PAGE, scalars=False, count=known)
     return render_template(
-        "mail/outbox.html", counts=counts, status=status, to=to, rows=rows, page=page,
-        pages=pages, total=total, labels=STATUS_LABELS, form=ActionForm(),
+        "mail/outbox.html", counts=counts, status=status, to=to, rows=result.items,
+        page=result.page, pages=result.pages, total=result.total, labels=STATUS_LABELS,
+        form=ActionForm(),
         smtp=uses_smtp(current_app.config))
 
 
@@ -220,12 +214,10 @@ def _eml_path(name: str) -> Path:
 @roles_required(Role.ADMIN)
 def files():
     folder = mail_folder()
-    names = _eml_names(folder)
-    total, page = len(names), _page_arg()
-    pages = max(1, -(-total // PER_PAGE))
+    result = paginate_list(_eml_names(folder), page=_page_arg(), per_page=PER_PAGE)
     entries = []
     parser = BytesHeaderParser(policy=email.policy.default)
-    for name in names[(page - 1) * PER_PAGE: page * PER_PAGE]:
+    for name in result.items:
         path = folder / name
         try:
             with path.open("rb") as fh:
@@ -235,8 +227,9 @@ def files():
             continue  # removed meanwhile
         entries.append(EmlFile(name, str(headers["Subject"] or ""), str(headers["To"] or ""),
                                str(headers["Date"] or ""), size))
-    return render_template("mail/files.html", entries=entries, total=total, page=page,
-                           pages=pages, folder=str(folder), smtp=uses_smtp(current_app.config))
+    return render_template("mail/files.html", entries=entries, total=result.total,
+                           page=result.page, pages=result.pages, folder=str(folder),
+                           smtp=uses_smtp(current_app.config))
 
 
 @bp.route("/files/<name>")

@@ -6,7 +6,6 @@ import pytest
 from engagement.community.mailings.rules import (
     InvalidMailing,
     check_subject,
-    mail_language,
     member_from_token,
     render_markdown,
     unsubscribe_token,
@@ -66,8 +65,3 @@ def test_unsubscribe_token_round_trip_and_forgery():
     assert member_from_token("other-secret", token) is None
     assert member_from_token("secret", token[:-2] + "xx") is None
 
-
-@pytest.mark.parametrize(("locale", "expected"), [
-    ("de", "de"), ("de-AT", "de"), ("en_GB", "en"), ("tr", "de"), (None, "de")])
-def test_mail_language(locale, expected):
-    assert mail_language(locale, ["de", "en"], "de") == expected

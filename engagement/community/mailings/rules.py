@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import markdown
 import nh3
-from itsdangerous import BadSignature, URLSafeSerializer
+
+from ... import signing
 
 MAX_SUBJECT = 200
 MAX_BODY = 100_000
-UNSUBSCRIBE_SALT = "engagement.mailing-unsubscribe"
 
 # What a mailing may contain: text structure, links and emphasis. No images (tracking
 # pixels, remote content), no styles, no forms or scripts.
@@ -53,26 +53,17 @@ def check_body(body: str) -> str:
     return body
 
 
-def _serializer(secret: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT)
-
-
 def unsubscribe_token(secret: str, member_id: int) -> str:
     """A signed, non-expiring token naming the member (it can only unsubscribe them)."""
-    return _serializer(secret).dumps({"m": int(member_id)})
+    return signing.make("unsubscribe", {"m": int(member_id)}, secret=secret)
 
 
 def member_from_token(secret: str, token: str) -> int | None:
     """The member id in a valid token, None for a forged or damaged one."""
     try:
-        data = _serializer(secret).loads(token)
-    except BadSignature:
+        data = signing.read("unsubscribe", token, secret=secret)
+    except signing.LinkInvalid:
         return None
     member_id = data.get("m") if isinstance(data, dict) else None
     return member_id if isinstance(member_id, int) and not isinstance(member_id, bool) else None
 
-
-def mail_language(locale: str | None, languages: list[str], default: str) -> str:
-    """The member's language for the footer: 'de-AT' -> 'de'; unknown -> the default."""
-    lang = (locale or "").lower().replace("_", "-").split("-")[0]
-    return lang if lang in languages else default

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from ... import audit
 from ...mail import outbox
 from ...mail.compose import build_message
+from ...mail.language import mail_language
 from ...mail.models import OutboxMessage
-from ...mail.render import RenderItem, Skip, register_renderer
+from ...mail.render import RenderItem, Skip
 from ...timeutil import utcnow
 from ..models import Member
 from ..segments.models import Segment
@@ -31,7 +32,6 @@ from .models import Mailing, MailingStatus
 from .rules import (
     check_body,
     check_subject,
-    mail_language,
     render_markdown,
     unsubscribe_token,
 )
@@ -169,7 +169,7 @@ def _path(endpoint: str, token: str) -> str:
 
 
 def _absolute(path: str) -> str:
-    return current_app.config.get("BASE_URL", "").rstrip("/") + path
+    return current_app.config["BASE_URL"].rstrip("/") + path
 
 
 def _message(rendered: _Rendered, *, to: str, to_name: str | None, subject: str,
@@ -286,8 +286,8 @@ def render_mailing_mails(session: Session, items: Sequence[RenderItem]
         .where(Member.id.in_(member_ids)))}
     mailings = {m.id: m for m in session.scalars(select(Mailing).where(
         Mailing.id.in_(mailing_ids)))}
-    languages = list(current_app.config.get("LANGUAGES", ["de", "en"]))
-    default = current_app.config.get("BABEL_DEFAULT_LOCALE", "de")
+    languages = current_app.config["LANGUAGES"]
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
     rendered: dict[tuple[int, str], _Rendered] = {}
     results: dict[int, EmailMessage | Skip] = {}
     for it in items:
@@ -307,10 +307,6 @@ def render_mailing_mails(session: Session, items: Sequence[RenderItem]
                                       to_name=member.display_name, subject=mailing.subject,
                                       member_id=member.id)
     return results
-
-
-# Registered at import, so anything that can send a mailing can also render it.
-register_renderer(MAIL_KIND, render_mailing_mails)
 
 
 # --- unsubscribing ----------------------------------------------------------------------------

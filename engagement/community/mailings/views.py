@@ -126,7 +126,7 @@ def show(mailing_id: int):
             counts = services.audience(db.session, criteria, now=utcnow())
     except InvalidCriteria as exc:
         problem = str(exc)
-    lang = str(get_locale() or current_app.config.get("BABEL_DEFAULT_LOCALE", "de"))
+    lang = str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
     return render_template(
         "community/mailings/show.html", mailing=mailing, counts=counts, problem=problem,
         criteria=criteria.to_dict() if criteria is not None else mailing.criteria,

@@ -1,0 +1,29 @@
+"""The `accounts` blueprint and the helpers both of its view modules use."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, url_for
+
+from ..security import Role
+from .models import User
+
+bp = Blueprint("accounts", __name__)
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None."""
+    # Only same-site paths: an open redirect would make phishing links look like ours.
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def home_for(user: User) -> str:
+    """The page a user lands on after signing in."""
+    if user.role == Role.MEMBER:
+        return url_for("members.me")
+    return url_for("members.dashboard")
