@@ -180,6 +180,18 @@ def login_as(app, client):
     return _login
 
 
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free port; `.configure(app)` points the app at it."""
+    from tests.mail_fixtures import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.release()  # never leave a handler thread waiting
+    server.stop()
+
+
 def csrf_token(client, path: str = "/login") -> str:
     """Fetch a page and return the CSRF token embedded in its form."""
     import re

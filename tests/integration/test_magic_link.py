@@ -17,7 +17,7 @@ from engagement.mail.models import OutboxMessage
 from engagement.timeutil import utcnow
 from tests.conftest import csrf_token
 from tests.factories import make_member, make_user
-from tests.mail_fixtures import deliver_all, smtp_server  # noqa: F401
+from tests.mail_fixtures import deliver_all
 
 LINK = re.compile(r"http://localhost/login/link/([A-Za-z0-9_\-]+)")
 NEUTRAL = "If the address belongs to a community member, a sign-in link is on its way."
@@ -54,7 +54,7 @@ def _magic_rows(app) -> int:
             OutboxMessage.kind == magic.MAIL_KIND))
 
 
-def test_member_signs_in_by_link_and_sees_invitations(app, client, smtp_server):  # noqa: F811
+def test_member_signs_in_by_link_and_sees_invitations(app, client, smtp_server):
     smtp_server.configure(app)
     with app.app_context():
         member = make_member(email="ada@example.org", display_name="Ada", locale="en")
@@ -92,7 +92,7 @@ def test_member_signs_in_by_link_and_sees_invitations(app, client, smtp_server):
     assert other.get("/me/invitations").status_code == 302
 
 
-def test_existing_member_user_gets_link_in_german(app, client, smtp_server):  # noqa: F811
+def test_existing_member_user_gets_link_in_german(app, client, smtp_server):
     smtp_server.configure(app)
     with app.app_context():
         member = make_member(email="bo@example.org")
