@@ -19,7 +19,7 @@ from engagement.extensions import db
 from engagement.mail.models import OutboxMessage
 from engagement.records import gdpr
 from tests.conftest import csrf_token
-from tests.factories import add_days, make_member, make_user
+from tests.factories import add_days, make_grant, make_member, make_reward_item, make_user
 
 NAME = "Zebulon Quixotic-Fairweather"
 EMAIL = "zebulon.qf@unique-example.test"
@@ -80,17 +80,10 @@ def _seed() -> dict:
                  after={"name": "Experts"}, actor="manager:mgr@example.org")
     ids = {"member": member.id, "user": user.id, "invitation": inv.id}
     if HAS_REWARDS:
-        from engagement.rewards.models import Grant, RewardItem
-        from engagement.rewards.rules import Kind
-
-        item = RewardItem(name="Mug", value=Decimal("19.90"), kind=Kind.GIFT)
-        db.session.add(item)
-        db.session.flush()
-        grant = Grant(member_id=member.id, item_id=item.id, value=Decimal("19.90"),
-                      kind=Kind.GIFT, reason=f"Top answerer {NAME}", year=2026,
-                      fulfilment_note=f"Ship to {NAME}, Domstr. 1, Köln")
-        db.session.add(grant)
-        db.session.flush()
+        item = make_reward_item("Mug", "19.90")
+        grant = make_grant(member, item, year=2026, status="proposed",
+                           reason=f"Top answerer {NAME}",
+                           fulfilment_note=f"Ship to {NAME}, Domstr. 1, Köln")
         ids["grant"] = grant.id
         audit.record(db.session, "rewards.fulfilment", "reward_grant", grant.id,
                      before={"fulfilment": "ordered"},
