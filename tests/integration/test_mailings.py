@@ -14,7 +14,7 @@ from engagement.community.models import Member
 from engagement.extensions import db
 from engagement.mail.models import OutboxMessage
 from tests.conftest import csrf_token
-from tests.factories import make_member, make_tier
+from tests.factories import make_member, make_segment, make_tier
 from tests.mail_fixtures import deliver_all
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -48,10 +48,7 @@ def test_mailing_reaches_the_segment_and_one_click_unsubscribe_is_honoured(
     smtp_server.configure(app)
     user_id, email = login_as("manager")
     with app.app_context():
-        from engagement.community.segments import services as seg
-        from engagement.community.segments.rules import criteria_from_dict
-        seg.save_segment(db.session, name="Mail experts", description="",
-                         criteria=criteria_from_dict({"tiers": ["MailExpert"]}), now=NOW)
+        make_segment("Mail experts", {"tiers": ["MailExpert"]})
         db.session.commit()
         resp = _compose(client)
     assert resp.status_code == 302
