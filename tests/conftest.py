@@ -1,4 +1,4 @@
-"""Shared fixtures: an app on a freshly migrated database per test, clients, roles, browser.
+"""Shared fixtures: an app on a freshly migrated database per test, clients, roles, SMTP server.
 
 Each test gets its own database: a copy of a SQLite file migrated once per session, or
 (for `app_any` / `pg_app`) a PostgreSQL database cloned from a migrated template. That

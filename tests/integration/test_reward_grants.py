@@ -1,7 +1,7 @@
 """Reward grants: services (single, event attendees, tier), approval, fulfilment, audit, API."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 import engagement.rewards.api  # noqa: F401  (routes on the api blueprint before it registers)
 from engagement.accounts.services import create_token
 from engagement.audit import AuditEntry
-from engagement.events.models import Invitation, InvitationStatus
+from engagement.events.models import Event, Invitation, InvitationStatus
 from engagement.extensions import db
 from engagement.rewards import init_app, services
 from engagement.rewards.models import Grant
 from engagement.rewards.rules import Flag, TaxSettings
-from tests.factories import make_event, make_invitation, make_member, make_tier, make_user
+from tests.factories import make_member, make_tier, make_user
 
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 TZ = "Europe/Berlin"
@@ -101,10 +101,16 @@ def test_rejected_grants_and_hospitality_do_not_count_and_tax_when_opted_in(rw):
 
 
 def test_event_hospitality_counts_per_attendee_when_configured(rw_any):
-    ev = make_event("Dinner", starts_at=NOW, hours=2, timezone=TZ, per_attendee_cost=D("45.00"))
+    ev = Event(uid="u2", title="Dinner", starts_at=NOW, ends_at=NOW + timedelta(hours=2),
+               timezone=TZ, organizer_email="o@example.org", per_attendee_cost=D("45.00"))
+    db.session.add(ev)
+    db.session.flush()
     came, declined = make_member(), make_member()
-    make_invitation(ev, came, InvitationStatus.ACCEPTED)
-    make_invitation(ev, declined, InvitationStatus.DECLINED)
+    db.session.add_all([
+        Invitation(event_id=ev.id, member_id=came.id, status=InvitationStatus.ACCEPTED,
+                   nonce="n"),
+        Invitation(event_id=ev.id, member_id=declined.id, status=InvitationStatus.DECLINED,
+                   nonce="n")])
     _grant([came.id], _item("5.00"))
     assert [ln.total for ln in services.ledger(db.session, 2026, TZ)] == [D("5.00")]
     services.save_tax_settings(db.session, TaxSettings(include_hospitality=True))
@@ -118,11 +124,17 @@ def test_event_hospitality_counts_per_attendee_when_configured(rw_any):
 
 
 def test_event_attendees_prefer_check_in_then_accepted(rw):
-    ev = make_event("Meetup", starts_at=NOW, hours=2, timezone=TZ)
+    ev = Event(uid="u1", title="Meetup", starts_at=NOW, ends_at=NOW + timedelta(hours=2),
+               timezone=TZ, organizer_email="o@example.org")
+    db.session.add(ev)
+    db.session.flush()
     acc, inv, checked = make_member(), make_member(), make_member()
-    for m, st in ((acc, InvitationStatus.ACCEPTED), (inv, InvitationStatus.INVITED),
-                  (checked, InvitationStatus.ACCEPTED)):
-        make_invitation(ev, m, st)
+    for m, st, at in ((acc, InvitationStatus.ACCEPTED, None),
+                      (inv, InvitationStatus.INVITED, None),
+                      (checked, InvitationStatus.ACCEPTED, None)):
+        db.session.add(Invitation(event_id=ev.id, member_id=m.id, status=st, nonce="n",
+                                  checked_in_at=at))
+    db.session.flush()
     ids = lambda: sorted(db.session.scalars(services.event_attendee_ids(ev.id)))  # noqa: E731
     assert ids() == sorted([acc.id, checked.id])
     db.session.execute(Invitation.__table__.update().where(Invitation.member_id == checked.id)
