@@ -1,4 +1,4 @@
-"""Shared fixtures: an app on a freshly migrated database per test, clients, roles, browser.
+"""Shared fixtures: an app on a freshly migrated database per test, clients, roles, SMTP server.
 
 Each test gets its own database: a copy of a SQLite file migrated once per session, or
 (for `app_any` / `pg_app`) a PostgreSQL database cloned from a migrated template. That
@@ -178,6 +178,18 @@ def login_as(app, client):
         return user_id, email
 
     return _login
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free port; `.configure(app)` points the app at it."""
+    from tests.mail_fixtures import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.release()  # never leave a handler thread waiting
+    server.stop()
 
 
 def csrf_token(client, path: str = "/login") -> str:

@@ -1,6 +1,6 @@
 """A real SMTP server in-process (aiosmtpd) for mail tests, and delivery helpers.
 
-Use it with `from tests.mail_fixtures import smtp_server  # noqa: F401`, call
+The `smtp_server` fixture (tests/conftest.py) starts a `SmtpServer`: call
 `smtp_server.configure(app)` to point the app at it, deliver with `deliver_all(app)`
 and assert on `smtp_server.messages`.
 """
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 
-import pytest
 from aiosmtpd.controller import Controller
 
 
@@ -127,23 +126,6 @@ class SmtpServer:
         self.handler.release_event.set()
 
 
-@pytest.fixture
-def smtp_server():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.release()  # never leave a handler thread waiting
-    server.stop()
-
-
-def ensure_mail(app) -> None:
-    """Register the mail blueprint and command if the app factory does not yet do it."""
-    if "mail" not in app.blueprints:
-        from engagement.mail import init_app
-
-        init_app(app)
-
-
 def deliver_all(app, now: datetime | None = None, **kwargs):
     """Run the delivery until nothing is due (one worker, in-process); returns the report."""
     from engagement.extensions import db
@@ -160,6 +142,4 @@ def cli_app():
     """App factory for `flask --app "tests.mail_fixtures:cli_app()"` in worker subprocesses."""
     from engagement import create_app
 
-    app = create_app()
-    ensure_mail(app)
-    return app
+    return create_app()

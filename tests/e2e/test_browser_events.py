@@ -9,7 +9,7 @@ import pytest
 
 from engagement.extensions import db
 from tests.factories import make_member, make_user
-from tests.mail_fixtures import deliver_all, smtp_server  # noqa: F401
+from tests.mail_fixtures import deliver_all
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +23,7 @@ def _no_horizontal_scroll(page) -> None:
 
 
 def test_manager_invites_a_segment_and_the_mails_go_out(live_server, page, browser, login,
-                                                       screenshot, smtp_server):  # noqa: F811
+                                                       screenshot, smtp_server):
     app = live_server.app
     smtp_server.configure(app)
     with app.app_context():

@@ -14,7 +14,7 @@ from engagement.events import rules, services
 from engagement.events.models import EventConsent, EventQuestion
 from engagement.extensions import db
 from tests.factories import make_member
-from tests.mail_fixtures import deliver_all, smtp_server  # noqa: F401
+from tests.mail_fixtures import deliver_all
 
 pytestmark = pytest.mark.browser
 
@@ -46,7 +46,7 @@ def _last_to(smtp, address, subject_part):
 
 
 def test_rsvp_accept_waitlist_decline_offer_on_a_phone(live_server, browser, screenshot,
-                                                       smtp_server):  # noqa: F811
+                                                       smtp_server):
     app = live_server.app
     smtp_server.configure(app)
     with app.app_context():

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -11,10 +10,9 @@ from engagement.community.models import Member
 from engagement.events.models import InvitationStatus
 from engagement.extensions import db
 from engagement.programme import init_app
-from engagement.rewards.models import Grant, RewardItem
 from engagement.timeutil import utcnow
-from tests.e2e.test_browser_pages import seed_community
-from tests.integration.test_value_dashboard import _event, _invite
+from tests.factories import make_event, make_grant, make_invitation, make_reward_item
+from tests.helpers import seed_community
 
 pytestmark = pytest.mark.browser
 
@@ -24,17 +22,15 @@ def _seed_events_and_rewards(app) -> None:
     with app.app_context():
         members = list(db.session.scalars(select(Member).order_by(Member.id).limit(12)))
         for n, title in enumerate(["Spring meetup", "Summer summit", "Autumn dinner"]):
-            ev = _event(title, now - timedelta(days=200 - 70 * n))
+            ev = make_event(title, starts_at=now - timedelta(days=200 - 70 * n), hours=2)
             for i, m in enumerate(members):
                 status = (InvitationStatus.ACCEPTED if (i + n) % 3 else
                           InvitationStatus.DECLINED)
-                _invite(ev, m, status, checked_in=status == InvitationStatus.ACCEPTED and i % 4)
-        item = RewardItem(name="Hoodie", value=Decimal("35.00"), kind="gift")
-        db.session.add(item)
-        db.session.flush()
+                checked_in = status == InvitationStatus.ACCEPTED and i % 4
+                make_invitation(ev, m, status, checked_in_at=ev.starts_at if checked_in else None)
+        item = make_reward_item("Hoodie", "35.00")
         for m in members:
-            db.session.add(Grant(member_id=m.id, item_id=item.id, value=item.value, kind="gift",
-                                 year=now.year, status="approved"))
+            make_grant(m, item, year=now.year, status="approved")
         db.session.commit()
 
 

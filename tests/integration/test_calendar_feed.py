@@ -14,8 +14,7 @@ from engagement.events.models import EventStatus, InvitationStatus
 from engagement.extensions import db
 from engagement.timeutil import utcnow
 from tests.conftest import csrf_token
-from tests.factories import make_member
-from tests.integration.test_magic_link import invite, make_event
+from tests.factories import make_event, make_invitation, make_member
 
 WEBCAL = re.compile(r'value="(webcal://localhost/calendar/([A-Za-z0-9_\-]+)\.ics)"')
 
@@ -45,10 +44,10 @@ def _events(app, member):
         ("Ancient", make_event("Ancient", days=-200), InvitationStatus.ACCEPTED),
         ("Recent Past", make_event("Recent Past", days=-10), InvitationStatus.ACCEPTED),
     ]:
-        invite(event, member, status)
+        make_invitation(event, member, status)
         e[title] = event.uid
     other = make_member(email="someone@example.org")
-    invite(make_event("Someone Else's", days=9), other, InvitationStatus.ACCEPTED)
+    make_invitation(make_event("Someone Else's", days=9), other, InvitationStatus.ACCEPTED)
     return e
 
 

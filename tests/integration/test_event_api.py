@@ -7,12 +7,10 @@ import pytest
 from engagement.accounts.services import create_token
 from engagement.extensions import db
 from tests.factories import make_member, make_user
-from tests.integration.test_event_db import pg_template, sqlite_template, wire  # noqa: F401
 
 
 @pytest.fixture
 def api(app_any):
-    wire(app_any)
     with app_any.app_context():
         manager = make_user(role="manager")
         hr = make_user(role="hr")

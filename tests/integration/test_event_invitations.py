@@ -15,8 +15,7 @@ from engagement.events.models import Invitation, InvitationStatus
 from engagement.extensions import db
 from engagement.mail.models import OutboxMessage
 from tests.factories import make_member
-from tests.integration.test_event_db import pg_template, sqlite_template, wire  # noqa: F401
-from tests.mail_fixtures import deliver_all, smtp_server  # noqa: F401
+from tests.mail_fixtures import deliver_all
 
 # Created in summer for a November event. Delivery runs on the real clock, so the event
 # lies in the future and its reminders are not due yet.
@@ -51,14 +50,13 @@ def _calendar_part(message):
 
 
 @pytest.fixture
-def mail_app(app, smtp_server):  # noqa: F811
-    wire(app)
+def mail_app(app, smtp_server):
     smtp_server.configure(app)
     return app
 
 
 def test_invitation_mails_arrive_with_structure_headers_links_and_calendar(mail_app,
-                                                                           smtp_server):  # noqa: F811
+                                                                           smtp_server):
     app = mail_app
     with app.app_context():
         anna = make_member(display_name="Anna Müller", email="anna@example.org", locale="de")
@@ -141,7 +139,7 @@ def test_invitation_mails_arrive_with_structure_headers_links_and_calendar(mail_
 
 
 def test_update_goes_to_everyone_not_declined_with_higher_sequence(mail_app,
-                                                                    smtp_server):  # noqa: F811
+                                                                    smtp_server):
     app = mail_app
     with app.app_context():
         members = [make_member(email=f"u{i}@example.org", locale="en") for i in range(3)]
@@ -217,7 +215,6 @@ def test_update_goes_to_everyone_not_declined_with_higher_sequence(mail_app,
 
 
 def test_draft_cannot_be_invited_to(app):
-    wire(app)
     with app.app_context():
         member = make_member()
         event = services.create_event(db.session, _values(), now=NOW,
@@ -233,7 +230,6 @@ def test_segment_invite_in_batches_skips_and_counts(app_any):
     from engagement.community.segments.rules import criteria_from_dict
     from engagement.community.segments.services import segment_query
 
-    wire(app_any)
     with app_any.app_context():
         for i in range(1203):  # more than two INSERT batches
             db.session.add(make_member.__globals__["Member"](
@@ -257,7 +253,7 @@ def test_segment_invite_in_batches_skips_and_counts(app_any):
 
 
 def test_deferred_mails_render_the_current_event_and_drop_stale_ones(mail_app,
-                                                                     smtp_server):  # noqa: F811
+                                                                     smtp_server):
     """Mails are built at delivery: a queued invitation shows the event as it is now (with
     its current SEQUENCE); an update overtaken by a newer one is dropped, not sent twice."""
     app = mail_app
@@ -311,7 +307,6 @@ def test_deferred_mails_render_the_current_event_and_drop_stale_ones(mail_app,
 
 
 def test_inviting_thousands_queues_one_deferred_mail_each(app):
-    wire(app)
     with app.app_context():
         from engagement.community.models import Member
         from engagement.community.segments.rules import criteria_from_dict
@@ -337,7 +332,6 @@ def test_inviting_thousands_queues_one_deferred_mail_each(app):
 
 def test_an_invite_racing_another_reports_already_invited(app, monkeypatch):
     """The member looked uninvited when read, but another request inserted first."""
-    wire(app)
     with app.app_context():
         member = make_member(email="race@example.org")
         event = _published_event(reminder_days=None)
@@ -359,7 +353,6 @@ def test_two_simultaneous_invites_on_postgresql(pg_app):
 
     from engagement.events.models import Event
 
-    wire(pg_app)
     with pg_app.app_context():
         member_id = make_member(email="both@example.org").id
         event_id = _published_event(reminder_days=None).id

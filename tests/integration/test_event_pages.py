@@ -7,11 +7,9 @@ from engagement.events.models import Event, Invitation
 from engagement.extensions import db
 from tests.conftest import csrf_token
 from tests.factories import make_member
-from tests.integration.test_event_db import sqlite_template, wire  # noqa: F401
 
 
 def test_manager_creates_publishes_previews_and_invites(app, client, login_as):
-    wire(app)
     with app.app_context():
         for i in range(3):
             make_member(display_name=f"Köln {i}", region="Köln", email=f"k{i}@example.org")
@@ -54,7 +52,6 @@ def test_manager_creates_publishes_previews_and_invites(app, client, login_as):
 
 
 def test_hr_reads_but_cannot_create(app, client, login_as):
-    wire(app)
     login_as("hr")
     assert client.get("/events").status_code == 200
     assert client.get("/events/new").status_code == 403

@@ -1,7 +1,6 @@
 """GDPR export and erasure: the member's data leaves, the records the law needs stay."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,12 +18,11 @@ from engagement.extensions import db
 from engagement.mail.models import OutboxMessage
 from engagement.records import gdpr
 from tests.conftest import csrf_token
-from tests.factories import add_days, make_member, make_user
+from tests.factories import add_days, make_grant, make_member, make_reward_item, make_user
 
 NAME = "Zebulon Quixotic-Fairweather"
 EMAIL = "zebulon.qf@unique-example.test"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-HAS_REWARDS = importlib.util.find_spec("engagement.rewards.models") is not None
 
 
 @pytest.fixture(autouse=True)
@@ -79,22 +77,14 @@ def _seed() -> dict:
     audit.record(db.session, "tier.update", "tier", 1, before={"name": "Expert"},
                  after={"name": "Experts"}, actor="manager:mgr@example.org")
     ids = {"member": member.id, "user": user.id, "invitation": inv.id}
-    if HAS_REWARDS:
-        from engagement.rewards.models import Grant, RewardItem
-        from engagement.rewards.rules import Kind
-
-        item = RewardItem(name="Mug", value=Decimal("19.90"), kind=Kind.GIFT)
-        db.session.add(item)
-        db.session.flush()
-        grant = Grant(member_id=member.id, item_id=item.id, value=Decimal("19.90"),
-                      kind=Kind.GIFT, reason=f"Top answerer {NAME}", year=2026,
-                      fulfilment_note=f"Ship to {NAME}, Domstr. 1, Köln")
-        db.session.add(grant)
-        db.session.flush()
-        ids["grant"] = grant.id
-        audit.record(db.session, "rewards.fulfilment", "reward_grant", grant.id,
-                     before={"fulfilment": "ordered"},
-                     after={"fulfilment": "shipped", "note": grant.fulfilment_note})
+    item = make_reward_item("Mug", "19.90")
+    grant = make_grant(member, item, year=2026, status="proposed",
+                       reason=f"Top answerer {NAME}",
+                       fulfilment_note=f"Ship to {NAME}, Domstr. 1, Köln")
+    ids["grant"] = grant.id
+    audit.record(db.session, "rewards.fulfilment", "reward_grant", grant.id,
+                 before={"fulfilment": "ordered"},
+                 after={"fulfilment": "shipped", "note": grant.fulfilment_note})
     db.session.commit()
     return ids
 
@@ -140,13 +130,12 @@ def test_erasure_leaves_no_personal_data_but_keeps_tax_records(app, client, logi
         inv = db.session.get(Invitation, ids["invitation"])
         assert inv.status == InvitationStatus.ACCEPTED and inv.answers is None
         assert db.session.scalar(select(ContributionDay.answers)) == 4
-        if HAS_REWARDS:
-            from engagement.rewards.models import Grant
+        from engagement.rewards.models import Grant
 
-            grant = db.session.get(Grant, ids["grant"])
-            assert grant.value == Decimal("19.90") and grant.year == 2026
-            assert grant.member_id == ids["member"]
-            assert grant.reason == f"Top answerer Erased member #{member.id}"
+        grant = db.session.get(Grant, ids["grant"])
+        assert grant.value == Decimal("19.90") and grant.year == 2026
+        assert grant.member_id == ids["member"]
+        assert grant.reason == f"Top answerer Erased member #{member.id}"
         entry = db.session.scalars(select(audit.AuditEntry)
                                    .order_by(audit.AuditEntry.id.desc())).first()
         assert entry.action == "member.erased" and entry.object_id == str(ids["member"])
@@ -154,7 +143,7 @@ def test_erasure_leaves_no_personal_data_but_keeps_tax_records(app, client, logi
         assert NAME not in text and EMAIL not in text
         assert entry.after["counts"]["magic_links"] == 1
         result = audit.verify(db.session)
-        assert result.ok and result.redacted == (4 if HAS_REWARDS else 3)
+        assert result.ok and result.redacted == 4
         redaction = db.session.scalars(select(audit.AuditEntry).where(
             audit.AuditEntry.action == audit.REDACTED)).one()
         assert redaction.object_id == str(ids["member"])
@@ -215,8 +204,7 @@ def test_member_downloads_own_data(app, client):
                                       ["created_at"], "sent_at": None}]
     assert data["audit_entries"][0]["after"] == {"email": EMAIL}
     assert data["audit_entries"][0]["actor"] == "cli"
-    if HAS_REWARDS:
-        assert data["reward_grants"][0]["value"] == "19.90"
+    assert data["reward_grants"][0]["value"] == "19.90"
     body = resp.get_data(as_text=True)
     assert "Someone Else" not in body and "feedtoken" not in body
     assert client.get(f"/records/members/{other_id}/export").status_code == 403
@@ -245,13 +233,12 @@ def test_erasure_on_each_backend(app_any):
         member = db.session.get(Member, ids["member"])
         assert member.email is None and member.display_name.startswith("Erased member #")
         assert db.session.get(Invitation, ids["invitation"]).answers is None
-        if HAS_REWARDS:
-            from engagement.rewards.models import Grant
+        from engagement.rewards.models import Grant
 
-            grant = db.session.get(Grant, ids["grant"])
-            assert grant.value == Decimal("19.90") and NAME not in grant.reason
-            assert grant.fulfilment_note == ""
-        assert counts["audit_entries_redacted"] == (4 if HAS_REWARDS else 3)
+        grant = db.session.get(Grant, ids["grant"])
+        assert grant.value == Decimal("19.90") and NAME not in grant.reason
+        assert grant.fulfilment_note == ""
+        assert counts["audit_entries_redacted"] == 4
         result = audit.verify(db.session)
         assert result.ok and result.redacted == counts["audit_entries_redacted"]
         left = db.session.execute(text(

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,36 +10,15 @@ from sqlalchemy import func, select
 from engagement.accounts import magic
 from engagement.accounts.magic_rules import LinkQuota
 from engagement.accounts.models import User
-from engagement.events.models import Event, EventStatus, Invitation, InvitationStatus
 from engagement.extensions import db
 from engagement.mail.models import OutboxMessage
 from engagement.timeutil import utcnow
 from tests.conftest import csrf_token
-from tests.factories import make_member, make_user
-from tests.mail_fixtures import deliver_all, smtp_server  # noqa: F401
+from tests.factories import make_event, make_invitation, make_member, make_user
+from tests.mail_fixtures import deliver_all
 
 LINK = re.compile(r"http://localhost/login/link/([A-Za-z0-9_\-]+)")
 NEUTRAL = "If the address belongs to a community member, a sign-in link is on its way."
-
-
-def make_event(title="Sommerfest", days=10, **fields) -> Event:
-    start = utcnow().replace(microsecond=0) + timedelta(days=days)
-    values = dict(uid=f"{uuid.uuid4()}@test", title=title, timezone="Europe/Berlin",
-                  starts_at=start, ends_at=start + timedelta(hours=3),
-                  organizer_email="events@example.org", status=EventStatus.PUBLISHED,
-                  created_at=utcnow(), updated_at=utcnow())
-    event = Event(**{**values, **fields})
-    db.session.add(event)
-    db.session.flush()
-    return event
-
-
-def invite(event: Event, member, status=InvitationStatus.INVITED) -> Invitation:
-    inv = Invitation(event_id=event.id, member_id=member.id, nonce=uuid.uuid4().hex[:16],
-                     status=status)
-    db.session.add(inv)
-    db.session.flush()
-    return inv
 
 
 def _request(client, email):
@@ -54,11 +32,11 @@ def _magic_rows(app) -> int:
             OutboxMessage.kind == magic.MAIL_KIND))
 
 
-def test_member_signs_in_by_link_and_sees_invitations(app, client, smtp_server):  # noqa: F811
+def test_member_signs_in_by_link_and_sees_invitations(app, client, smtp_server):
     smtp_server.configure(app)
     with app.app_context():
         member = make_member(email="ada@example.org", display_name="Ada", locale="en")
-        invite(make_event("Sommerfest"), member)
+        make_invitation(make_event("Sommerfest"), member)
         db.session.commit()
         member_id = member.id
     r = _request(client, "  Ada@Example.org ")
@@ -92,7 +70,7 @@ def test_member_signs_in_by_link_and_sees_invitations(app, client, smtp_server):
     assert other.get("/me/invitations").status_code == 302
 
 
-def test_existing_member_user_gets_link_in_german(app, client, smtp_server):  # noqa: F811
+def test_existing_member_user_gets_link_in_german(app, client, smtp_server):
     smtp_server.configure(app)
     with app.app_context():
         member = make_member(email="bo@example.org")
@@ -133,7 +111,7 @@ def test_bad_form_is_a_422_not_a_mail(app, client):
 def test_rate_limit_per_address_still_answers_neutrally(app, client):
     app.config["MAGIC_LINK_MAX_PER_EMAIL"] = 3
     with app.app_context():
-        invite(make_event(), make_member(email="eve@example.org"))
+        make_invitation(make_event(), make_member(email="eve@example.org"))
         db.session.commit()
     for _ in range(5):
         r = _request(client, "eve@example.org")
@@ -146,7 +124,7 @@ def test_rate_limit_per_client_address(app, client):
     with app.app_context():
         event = make_event()
         for i in range(4):
-            invite(event, make_member(email=f"m{i}@example.org"))
+            make_invitation(event, make_member(email=f"m{i}@example.org"))
         db.session.commit()
     for i in range(4):
         _request(client, f"m{i}@example.org")
@@ -155,7 +133,7 @@ def test_rate_limit_per_client_address(app, client):
 
 def test_expired_tampered_and_unknown_links_are_refused(app, client):
     with app.app_context():
-        invite(make_event(), make_member(email="old@example.org"))
+        make_invitation(make_event(), make_member(email="old@example.org"))
         db.session.commit()
     sent: list[str] = []
 
@@ -188,7 +166,7 @@ def test_expired_tampered_and_unknown_links_are_refused(app, client):
 
 def test_confirm_without_csrf_does_not_use_the_link(app, client):
     with app.app_context():
-        invite(make_event(), make_member(email="cs@example.org"))
+        make_invitation(make_event(), make_member(email="cs@example.org"))
         link_token = _issue(app, "cs@example.org")
     assert client.post(f"/login/link/{link_token}", data={}).status_code == 400
     assert client.get(f"/login/link/{link_token}").status_code == 200
@@ -218,7 +196,7 @@ def _issue(app, email, now=None) -> str:
 def test_link_is_single_use_on_both_databases(app_any):
     with app_any.app_context():
         member = make_member(email="twice@example.org")
-        invite(make_event(), member)
+        make_invitation(make_event(), member)
         db.session.commit()
         token = _issue(app_any, "twice@example.org")
         now = datetime.now(UTC)
@@ -239,7 +217,7 @@ def test_link_is_single_use_on_both_databases(app_any):
 def test_staff_link_never_signs_in_even_if_row_exists(app):
     with app.app_context():
         member = make_member(email="shift@example.org")
-        invite(make_event(), member)
+        make_invitation(make_event(), member)
         db.session.commit()
         token = _issue(app, "shift@example.org")
         # The address became a manager's between request and click: refuse.
@@ -252,7 +230,7 @@ def test_staff_link_never_signs_in_even_if_row_exists(app):
 
 def test_old_links_of_an_address_are_removed_on_the_next_request(app):
     with app.app_context():
-        invite(make_event(), make_member(email="keep@example.org"))
+        make_invitation(make_event(), make_member(email="keep@example.org"))
         db.session.commit()
         _issue(app, "keep@example.org", now=utcnow() - timedelta(days=2))
         _issue(app, "keep@example.org", now=utcnow() - timedelta(hours=3))
@@ -266,7 +244,7 @@ def test_two_simultaneous_clicks_sign_in_once(app_any):
     import threading
 
     with app_any.app_context():
-        invite(make_event(), make_member(email="race@example.org"))
+        make_invitation(make_event(), make_member(email="race@example.org"))
         db.session.commit()
         token = _issue(app_any, "race@example.org")
     barrier = threading.Barrier(2)

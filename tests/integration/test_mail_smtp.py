@@ -10,7 +10,7 @@ from engagement.mail import outbox
 from engagement.mail.compose import build_message
 from engagement.mail.models import OutboxMessage
 from engagement.timeutil import utcnow
-from tests.mail_fixtures import deliver_all, smtp_server  # noqa: F401
+from tests.mail_fixtures import deliver_all
 
 ICS = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//engagement//EN\r\nMETHOD:REQUEST\r\n"
        b"BEGIN:VEVENT\r\nUID:evt-1@example.com\r\nSEQUENCE:0\r\nSUMMARY:Community-Treffen\r\n"
@@ -36,7 +36,7 @@ def queue(app, recipients) -> None:
         db.session.remove()
 
 
-def test_invitation_arrives_with_its_mime_structure(app, smtp_server):  # noqa: F811
+def test_invitation_arrives_with_its_mime_structure(app, smtp_server):
     smtp_server.configure(app)
     app.config["MAIL_DEFAULT_SENDER"] = "Community Team <team@example.com>"
     with app.app_context():
@@ -73,7 +73,7 @@ def test_invitation_arrives_with_its_mime_structure(app, smtp_server):  # noqa: 
     assert got.raw.replace(b"\r\n", b"\n").rstrip() == stored.raw.replace(b"\r\n", b"\n").rstrip()
 
 
-def test_smtp_down_mail_waits_and_goes_out_once_when_back(app, smtp_server):  # noqa: F811
+def test_smtp_down_mail_waits_and_goes_out_once_when_back(app, smtp_server):
     smtp_server.configure(app)
     queue(app, ["a@example.org", "b@example.org", "c@example.org"])
     smtp_server.stop()
@@ -103,7 +103,7 @@ def test_smtp_down_mail_waits_and_goes_out_once_when_back(app, smtp_server):  # 
     assert {r.status for r in rows(app)} == {"sent"}
 
 
-def test_temporary_refusal_backs_off_then_gives_up(app, smtp_server):  # noqa: F811
+def test_temporary_refusal_backs_off_then_gives_up(app, smtp_server):
     smtp_server.configure(app)
     app.config["MAIL_MAX_ATTEMPTS"] = 4
     queue(app, ["a@example.org"])
@@ -124,7 +124,7 @@ def test_temporary_refusal_backs_off_then_gives_up(app, smtp_server):  # noqa: F
     assert smtp_server.messages == []
 
 
-def test_permanent_refusal_fails_only_that_message(app, smtp_server):  # noqa: F811
+def test_permanent_refusal_fails_only_that_message(app, smtp_server):
     smtp_server.configure(app)
     smtp_server.refuse("gone@example.org", "550 5.1.1 no such user")
     queue(app, ["a@example.org", "gone@example.org", "c@example.org"])

@@ -10,13 +10,7 @@ from engagement.mail import outbox
 from engagement.mail.compose import build_message
 from engagement.mail.models import OutboxMessage
 from tests.conftest import csrf_token
-from tests.mail_fixtures import deliver_all, ensure_mail
-
-
-@pytest.fixture
-def mail_app(app):
-    ensure_mail(app)
-    return app
+from tests.mail_fixtures import deliver_all
 
 
 def make_rows(app, spec: dict[str, str]) -> dict[str, int]:
@@ -38,13 +32,13 @@ def make_rows(app, spec: dict[str, str]) -> dict[str, int]:
 
 @pytest.mark.parametrize("role, code", [("admin", 200), ("manager", 200), ("hr", 403),
                                         ("member", 403)])
-def test_outbox_page_roles(mail_app, client, login_as, role, code):
+def test_outbox_page_roles(app, client, login_as, role, code):
     login_as(role)
     assert client.get("/mail/outbox").status_code == code
 
 
-def test_outbox_lists_counts_and_failures_with_error(mail_app, client, login_as):
-    make_rows(mail_app, {"ok@example.org": "sent", "bad@example.org": "failed",
+def test_outbox_lists_counts_and_failures_with_error(app, client, login_as):
+    make_rows(app, {"ok@example.org": "sent", "bad@example.org": "failed",
                          "wait@example.org": "queued"})
     login_as("manager")
     html = client.get("/mail/outbox").get_data(as_text=True)
@@ -59,8 +53,8 @@ def test_outbox_lists_counts_and_failures_with_error(mail_app, client, login_as)
     assert client.get("/mail/outbox?status=nonsense&page=-3").status_code == 200
 
 
-def test_retry_one_and_all(mail_app, client, login_as):
-    ids = make_rows(mail_app, {"a@example.org": "failed", "b@example.org": "failed",
+def test_retry_one_and_all(app, client, login_as):
+    ids = make_rows(app, {"a@example.org": "failed", "b@example.org": "failed",
                                "c@example.org": "failed", "d@example.org": "sent"})
     login_as("manager")
     token = csrf_token(client, "/mail/outbox")
@@ -71,13 +65,13 @@ def test_retry_one_and_all(mail_app, client, login_as):
     resp = client.post(f"/mail/outbox/{ids['d@example.org']}/retry",
                        data={"csrf_token": token}, follow_redirects=True)
     assert "Only failed or cancelled messages can be retried." in resp.get_data(as_text=True)
-    with mail_app.app_context():
+    with app.app_context():
         row = db.session.get(OutboxMessage, ids["a@example.org"])
         assert (row.status, row.attempts) == ("queued", 0)
     resp = client.post("/mail/outbox/retry-failed", data={"csrf_token": token},
                        follow_redirects=True)
     assert "2 failed messages queued again." in resp.get_data(as_text=True)
-    with mail_app.app_context():
+    with app.app_context():
         statuses = dict(db.session.execute(
             select(OutboxMessage.to_addr, OutboxMessage.status)).all())
         assert statuses == {"a@example.org": "queued", "b@example.org": "queued",
@@ -88,18 +82,18 @@ def test_retry_one_and_all(mail_app, client, login_as):
         assert entry.after == {"requeued": 2} and entry.actor.startswith("manager:")
 
 
-def test_cancel_a_queued_message(mail_app, client, login_as):
-    ids = make_rows(mail_app, {"a@example.org": "queued"})
+def test_cancel_a_queued_message(app, client, login_as):
+    ids = make_rows(app, {"a@example.org": "queued"})
     login_as("admin")
     token = csrf_token(client, "/mail/outbox")
     client.post(f"/mail/outbox/{ids['a@example.org']}/cancel", data={"csrf_token": token})
-    with mail_app.app_context():
+    with app.app_context():
         assert db.session.get(OutboxMessage, ids["a@example.org"]).status == "cancelled"
-    assert deliver_all(mail_app).claimed == 0
+    assert deliver_all(app).claimed == 0
 
 
-def test_message_page_shows_headers_structure_and_text(mail_app, client, login_as):
-    with mail_app.app_context():
+def test_message_page_shows_headers_structure_and_text(app, client, login_as):
+    with app.app_context():
         row = outbox.enqueue(db.session, build_message(
             to="anna@example.org", subject="Einladung <Sommerfest>", text="Hallo Anna\n",
             html="<script>alert(1)</script>", calendar=(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
@@ -119,10 +113,10 @@ def test_message_page_shows_headers_structure_and_text(mail_app, client, login_a
     assert client.get("/mail/outbox/999999").status_code == 404
 
 
-def test_mail_files_page_lists_and_serves_only_its_files(mail_app, client, login_as):
-    make_rows(mail_app, {"anna@example.org": "queued", "ben@example.org": "queued"})
-    assert deliver_all(mail_app).sent == 2
-    with mail_app.app_context():
+def test_mail_files_page_lists_and_serves_only_its_files(app, client, login_as):
+    make_rows(app, {"anna@example.org": "queued", "ben@example.org": "queued"})
+    assert deliver_all(app).sent == 2
+    with app.app_context():
         from engagement.mail.delivery import mail_folder
 
         (mail_folder() / "notes.txt").write_text("not a mail")
@@ -130,7 +124,7 @@ def test_mail_files_page_lists_and_serves_only_its_files(mail_app, client, login
     html = client.get("/mail/files").get_data(as_text=True)
     assert "Subject for anna@example.org" in html and "Subject for ben@example.org" in html
     assert "notes.txt" not in html
-    with mail_app.app_context():
+    with app.app_context():
         from engagement.mail.delivery import eml_name
 
         row = db.session.scalars(select(OutboxMessage).where(
@@ -147,6 +141,6 @@ def test_mail_files_page_lists_and_serves_only_its_files(mail_app, client, login
         assert client.get(f"/mail/files/{bad}/raw").status_code == 404, bad
 
 
-def test_mail_files_is_admin_only(mail_app, client, login_as):
+def test_mail_files_is_admin_only(app, client, login_as):
     login_as("manager")
     assert client.get("/mail/files").status_code == 403

@@ -17,7 +17,7 @@ from engagement.mail.cli import send_outbox_command
 from engagement.mail.compose import build_message
 from engagement.mail.models import OutboxMessage
 from engagement.timeutil import utcnow
-from tests.mail_fixtures import deliver_all, smtp_server  # noqa: F401
+from tests.mail_fixtures import deliver_all
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,7 +55,7 @@ def test_one_shot_writes_files_without_mail_server(app):
     assert len(list((Path(app.instance_path) / "mail").glob("*.eml"))) == 3
 
 
-def test_one_shot_fails_clearly_when_the_server_is_down(app, smtp_server):  # noqa: F811
+def test_one_shot_fails_clearly_when_the_server_is_down(app, smtp_server):
     smtp_server.configure(app)
     smtp_server.stop()
     queue(app, 2)
@@ -89,7 +89,7 @@ def _worker(app, smtp_port: int, tmp_path: Path) -> subprocess.Popen:
 
 
 @pytest.mark.timeout(180)
-def test_worker_killed_mid_batch_loses_nothing(app, smtp_server, tmp_path):  # noqa: F811
+def test_worker_killed_mid_batch_loses_nothing(app, smtp_server, tmp_path):
     """SIGKILL while the 4th message of a batch of 10 is in DATA: nothing lost, nothing twice."""
     message_ids = queue(app, 25)
     smtp_server.hold(4)
@@ -121,7 +121,7 @@ def test_worker_killed_mid_batch_loses_nothing(app, smtp_server, tmp_path):  # n
 
 
 @pytest.mark.timeout(180)
-def test_worker_stops_cleanly_on_sigterm(app, tmp_path, smtp_server):  # noqa: F811
+def test_worker_stops_cleanly_on_sigterm(app, tmp_path, smtp_server):
     queue(app, 2)
     proc = _worker(app, smtp_server.port, tmp_path / "worker")
     try:

@@ -14,16 +14,14 @@ from engagement.community.models import Member
 from engagement.extensions import db
 from engagement.mail.models import OutboxMessage
 from tests.conftest import csrf_token
-from tests.factories import make_member, make_tier
-from tests.integration.test_segments import register, sqlite_template  # noqa: F401
-from tests.mail_fixtures import deliver_all, smtp_server  # noqa: F401
+from tests.factories import make_member, make_segment, make_tier
+from tests.mail_fixtures import deliver_all
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
 @pytest.fixture
 def members(app):
-    register(app)
     with app.app_context():
         tier = make_tier("MailExpert", 203, "answers >= 1")
         ids = {
@@ -46,14 +44,11 @@ def _compose(client, subject="Summer meetup", body="Hello **all** <script>x()</s
 
 
 def test_mailing_reaches_the_segment_and_one_click_unsubscribe_is_honoured(
-        app, members, client, login_as, smtp_server):  # noqa: F811
+        app, members, client, login_as, smtp_server):
     smtp_server.configure(app)
     user_id, email = login_as("manager")
     with app.app_context():
-        from engagement.community.segments import services as seg
-        from engagement.community.segments.rules import criteria_from_dict
-        seg.save_segment(db.session, name="Mail experts", description="",
-                         criteria=criteria_from_dict({"tiers": ["MailExpert"]}), now=NOW)
+        make_segment("Mail experts", {"tiers": ["MailExpert"]})
         db.session.commit()
         resp = _compose(client)
     assert resp.status_code == 302
@@ -129,7 +124,6 @@ def test_unsubscribe_page_needs_a_valid_token_and_csrf(app, members, client):
 
 
 def test_twenty_thousand_recipients_are_queued_in_batches(app):
-    register(app)
     with app.app_context():
         tier = make_tier("BulkTier", 303, "answers >= 1")
         db.session.execute(Member.__table__.insert(), [
@@ -149,7 +143,7 @@ def test_twenty_thousand_recipients_are_queued_in_batches(app):
             OutboxMessage.kind == "mailing")) == 20_000
 
 
-def test_members_who_unsubscribe_before_delivery_get_nothing(app, members, smtp_server):  # noqa: F811
+def test_members_who_unsubscribe_before_delivery_get_nothing(app, members, smtp_server):
     """Mailing rows are rendered by the worker: an opt-out in between cancels the row."""
     smtp_server.configure(app)
     with app.app_context():

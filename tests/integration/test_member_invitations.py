@@ -6,8 +6,7 @@ from zoneinfo import ZoneInfo
 from engagement.events.models import EventStatus, InvitationStatus
 from engagement.extensions import db
 from engagement.timeutil import utcnow
-from tests.factories import make_member
-from tests.integration.test_magic_link import invite, make_event
+from tests.factories import make_event, make_invitation, make_member
 
 
 def _setup(app, login_as, **user):
@@ -15,15 +14,15 @@ def _setup(app, login_as, **user):
         me = make_member(email="me@example.org", display_name="Me")
         other = make_member(email="other@example.org")
         soon = make_event("Winter Meetup", days=5)
-        invite(soon, me, InvitationStatus.ACCEPTED)
-        invite(make_event("Spring Camp", days=40), me, InvitationStatus.WAITLISTED).\
+        make_invitation(soon, me, InvitationStatus.ACCEPTED)
+        make_invitation(make_event("Spring Camp", days=40), me, InvitationStatus.WAITLISTED).\
             waitlist_position = 3
-        invite(make_event("Autumn Talk", days=-20), me, InvitationStatus.ACCEPTED)
-        invite(make_event("Cancelled Party", days=8, status=EventStatus.CANCELLED,
+        make_invitation(make_event("Autumn Talk", days=-20), me, InvitationStatus.ACCEPTED)
+        make_invitation(make_event("Cancelled Party", days=8, status=EventStatus.CANCELLED,
                           cancelled_at=utcnow()), me, InvitationStatus.ACCEPTED)
-        invite(make_event("Said No", days=9), me, InvitationStatus.DECLINED)
-        invite(make_event("Not Mine", days=6), other, InvitationStatus.ACCEPTED)
-        invite(make_event("Draft Thing", days=7, status=EventStatus.DRAFT), me)
+        make_invitation(make_event("Said No", days=9), me, InvitationStatus.DECLINED)
+        make_invitation(make_event("Not Mine", days=6), other, InvitationStatus.ACCEPTED)
+        make_invitation(make_event("Draft Thing", days=7, status=EventStatus.DRAFT), me)
         db.session.commit()
         member_id = me.id
     login_as("member", member_id=member_id, **user)
@@ -59,7 +58,7 @@ def test_event_time_is_shown_on_the_event_clock_in_german(app, client, login_as)
         me = make_member(email="zeit@example.org")
         event = make_event("Zeitfest", days=30)
         event.timezone = "America/New_York"
-        invite(event, me, InvitationStatus.ACCEPTED)
+        make_invitation(event, me, InvitationStatus.ACCEPTED)
         db.session.commit()
         expected_hour = event.starts_at.astimezone(ZoneInfo("America/New_York")).strftime(
             "%H:%M")
@@ -87,7 +86,7 @@ def test_staff_cannot_open_member_page(app, client, login_as):
 def test_past_event_with_expired_link_is_listed_without_links(app, client, login_as):
     with app.app_context():
         me = make_member(email="long@example.org")
-        invite(make_event("Ancient Gala", days=-400), me, InvitationStatus.ACCEPTED)
+        make_invitation(make_event("Ancient Gala", days=-400), me, InvitationStatus.ACCEPTED)
         db.session.commit()
         member_id = me.id
     login_as("member", member_id=member_id)

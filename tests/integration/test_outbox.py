@@ -15,7 +15,7 @@ from engagement.mail.models import OutboxMessage, OutboxStatus
 from engagement.mail.rules import RetryPolicy
 from engagement.timeutil import utcnow
 from tests.factories import make_member
-from tests.mail_fixtures import deliver_all, smtp_server  # noqa: F401
+from tests.mail_fixtures import deliver_all
 
 LEASE = timedelta(seconds=300)
 
@@ -136,7 +136,7 @@ def test_send_after_schedules(app):
     assert deliver_all(app, now=now + timedelta(days=1)).sent == 1
 
 
-def test_worker_dies_after_claiming_lease_expires_and_another_sends(app, smtp_server):  # noqa: F811
+def test_worker_dies_after_claiming_lease_expires_and_another_sends(app, smtp_server):
     smtp_server.configure(app)
     queue(app, 3)
     now = utcnow()
@@ -157,7 +157,7 @@ def test_worker_dies_after_claiming_lease_expires_and_another_sends(app, smtp_se
         assert db.session.scalars(select(OutboxMessage.attempts)).all() == [2, 2, 2]
 
 
-def test_the_documented_window_resends_the_identical_message(app, smtp_server, monkeypatch):  # noqa: F811
+def test_the_documented_window_resends_the_identical_message(app, smtp_server, monkeypatch):
     """Killed between the server's 250 and our commit: sent again, byte-identical."""
     smtp_server.configure(app)
     queue(app, 1)
@@ -253,7 +253,7 @@ def _run_workers(app, count: int, batch_size: int) -> list:
     return errors
 
 
-def test_concurrent_workers_send_each_message_once(app_any, smtp_server):  # noqa: F811
+def test_concurrent_workers_send_each_message_once(app_any, smtp_server):
     smtp_server.configure(app_any)
     ids = queue(app_any, 120)
     errors = _run_workers(app_any, 4, batch_size=7)

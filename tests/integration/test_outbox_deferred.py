@@ -13,7 +13,7 @@ from engagement.mail.compose import InvalidMessage, build_message
 from engagement.mail.delivery import FileBackend
 from engagement.mail.models import OutboxMessage, OutboxStatus
 from engagement.timeutil import utcnow
-from tests.mail_fixtures import deliver_all, smtp_server  # noqa: F401
+from tests.mail_fixtures import deliver_all
 
 KIND = "test-note"
 calls: list[list[int]] = []
@@ -81,7 +81,7 @@ def test_enqueue_many_rejects_unknown_kinds_and_bad_addresses(app):
                                 send_after=utcnow().replace(tzinfo=None))
 
 
-def test_rendered_once_and_a_retry_sends_the_identical_message(app, smtp_server):  # noqa: F811
+def test_rendered_once_and_a_retry_sends_the_identical_message(app, smtp_server):
     smtp_server.configure(app)
     with app.app_context():
         outbox.enqueue_many(db.session, _mails(2), kind=KIND)

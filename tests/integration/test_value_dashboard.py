@@ -9,13 +9,19 @@ from sqlalchemy import select
 
 from engagement.audit import AuditEntry
 from engagement.community.models import MemberWindowStats, TierHistory
-from engagement.events.models import Event, EventStatus, Invitation, InvitationStatus
+from engagement.events.models import EventStatus, InvitationStatus
 from engagement.extensions import db
 from engagement.programme import init_app, rules, services
-from engagement.rewards.models import Grant, RewardItem
 from engagement.settings import get_setting
 from tests.conftest import csrf_token
-from tests.factories import make_member, make_tier
+from tests.factories import (
+    make_event,
+    make_grant,
+    make_invitation,
+    make_member,
+    make_reward_item,
+    make_tier,
+)
 
 TODAY = date(2026, 6, 15)
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -40,21 +46,6 @@ def _stats(member, answers, accepted, window=365):
                                      answers=answers, accepted_solutions=accepted))
 
 
-def _event(title, starts_at, status=EventStatus.PUBLISHED):
-    ev = Event(uid=f"uid-{title}", title=title, starts_at=starts_at,
-               ends_at=starts_at + timedelta(hours=2), timezone="Europe/Berlin",
-               organizer_email="o@example.org", status=status)
-    db.session.add(ev)
-    db.session.flush()
-    return ev
-
-
-def _invite(ev, member, status, checked_in=False, walk_in=False):
-    db.session.add(Invitation(event_id=ev.id, member_id=member.id, status=status, nonce="n",
-                              checked_in_at=ev.starts_at if checked_in else None,
-                              walk_in=walk_in))
-
-
 def _seed():
     gold = make_tier("Gold", 1002, "answers >= 100", color="#d4a017")
     silver = make_tier("Silver", 1001, "answers >= 10", color="#94a3b8")
@@ -76,27 +67,24 @@ def _seed():
         TierHistory(member_id=s1.id, from_tier_id=None, to_tier_id=silver.id,
                     at=datetime(2024, 1, 3, tzinfo=UTC), kind="promotion", reason="too old"),
     ])
-    past = _event("Summit", NOW - timedelta(days=10))
-    _invite(past, g1, InvitationStatus.ACCEPTED, checked_in=True)
-    _invite(past, g2, InvitationStatus.ACCEPTED)
-    _invite(past, s1, InvitationStatus.DECLINED)
-    _invite(past, n1, InvitationStatus.INVITED)
-    future = _event("Dinner", NOW + timedelta(days=10))
-    _invite(future, g1, InvitationStatus.ACCEPTED)
-    _invite(future, s1, InvitationStatus.INVITED)
-    draft = _event("Draft", NOW - timedelta(days=5), status=EventStatus.DRAFT)
-    _invite(draft, g2, InvitationStatus.ACCEPTED, checked_in=True)
-    item = RewardItem(name="Mug", value=Decimal("20.00"), kind="gift")
-    db.session.add(item)
-    db.session.flush()
+    past = make_event("Summit", starts_at=NOW - timedelta(days=10), hours=2)
+    make_invitation(past, g1, InvitationStatus.ACCEPTED, checked_in_at=past.starts_at)
+    make_invitation(past, g2, InvitationStatus.ACCEPTED)
+    make_invitation(past, s1, InvitationStatus.DECLINED)
+    make_invitation(past, n1, InvitationStatus.INVITED)
+    future = make_event("Dinner", starts_at=NOW + timedelta(days=10), hours=2)
+    make_invitation(future, g1, InvitationStatus.ACCEPTED)
+    make_invitation(future, s1, InvitationStatus.INVITED)
+    draft = make_event("Draft", starts_at=NOW - timedelta(days=5), hours=2,
+                       status=EventStatus.DRAFT)
+    make_invitation(draft, g2, InvitationStatus.ACCEPTED, checked_in_at=draft.starts_at)
+    item = make_reward_item("Mug", "20.00")
     for member, value, status, year in [(g1, "20.00", "approved", 2026),
                                         (g2, "30.00", "approved", 2026),
                                         (s1, "15.50", "approved", 2026),
                                         (s1, "99.00", "proposed", 2026),
                                         (g1, "40.00", "approved", 2025)]:
-        db.session.add(Grant(member_id=member.id, item_id=item.id, value=Decimal(value),
-                             kind="gift", year=year, status=status))
-    db.session.flush()
+        make_grant(member, item, value, year=year, status=status)
     return gold, silver
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -13,7 +13,7 @@ import engagement.records.volunteer_api  # noqa: F401  (routes on the api bluepr
 from engagement.accounts.services import create_token
 from engagement.audit import AuditEntry
 from engagement.community.models import Member
-from engagement.events.models import Event, Invitation, InvitationStatus
+from engagement.events.models import InvitationStatus
 from engagement.extensions import db
 from engagement.records import volunteer_services as services
 from engagement.records.models import EventRole, RecordSignoff
@@ -22,20 +22,11 @@ from engagement.rewards.models import Grant
 from engagement.rewards.rules import Flag
 from engagement.settings import set_setting
 from tests.conftest import csrf_token
-from tests.factories import add_days, make_member, make_user
+from tests.factories import add_days, make_event, make_invitation, make_member, make_user
 
 NOW = datetime(2025, 6, 1, 10, 0, tzinfo=UTC)
 TZ = "Europe/Berlin"
 D = Decimal
-
-
-def _event(title="Meetup", starts_at=NOW):
-    ev = Event(uid=f"u-{title}-{starts_at:%Y}", title=title, starts_at=starts_at,
-               ends_at=starts_at + timedelta(hours=2), timezone=TZ,
-               organizer_email="o@example.org")
-    db.session.add(ev)
-    db.session.flush()
-    return ev
 
 
 def _reward(member, value):
@@ -66,12 +57,9 @@ def _seed(app):
                         date(2025, 12, 31): {"answers": 10, "accepted_solutions": 2},
                         date(2024, 12, 31): {"answers": 99}})
         add_days(other_year, {date(2024, 5, 1): {"answers": 5}})
-        ev = _event()
-        db.session.add_all([
-            Invitation(event_id=ev.id, member_id=busy.id, status=InvitationStatus.ACCEPTED,
-                       nonce="n", checked_in_at=NOW),
-            Invitation(event_id=ev.id, member_id=quiet.id, status=InvitationStatus.ACCEPTED,
-                       nonce="n")])
+        ev = make_event("Meetup", starts_at=NOW, hours=2, timezone=TZ)
+        make_invitation(ev, busy, InvitationStatus.ACCEPTED, checked_in_at=NOW)
+        make_invitation(ev, quiet, InvitationStatus.ACCEPTED)
         services.add_role(db.session, event_id=ev.id, member_id=busy.id, role="speaker",
                           hours="3,5", note="talk")
         services.add_role(db.session, event_id=ev.id, member_id=quiet.id, role="helper",
