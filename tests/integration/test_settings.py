@@ -17,7 +17,7 @@ from engagement.mail.compose import build_message
 from engagement.mail.models import OutboxMessage
 from engagement.timeutil import utcnow
 from tests.conftest import _sqlite_app
-from tests.mail_fixtures import deliver_all, smtp_server  # noqa: F401
+from tests.mail_fixtures import deliver_all
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BY_NAME = {s.name: s for s in SETTINGS}
