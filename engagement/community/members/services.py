@@ -230,6 +230,65 @@ def members_page(session: Session, f: MemberFilter, page: int, per_page: int) ->
     return result
 
 
+# --- published look-ups: other features call these instead of querying members -----------
+
+def get_member(session: Session, member_id: int) -> Member | None:
+    """The member with this id; None when there is none."""
+    return session.get(Member, member_id)
+
+
+def display_names(session: Session, member_ids) -> dict[int, str]:
+    """Display names of the given members (ids without a member are left out)."""
+    ids = list(member_ids)
+    if not ids:
+        return {}
+    return dict(session.execute(
+        select(Member.id, Member.display_name).where(Member.id.in_(ids))).all())
+
+
+def contributions_by_member(session: Session, start: date, end: date,
+                            member_ids: list[int] | None = None) -> dict[int, tuple[int, int]]:
+    """(answers, accepted solutions) per member over the days start <= day < end.
+
+    Only members with contribution days in the range (of `member_ids`, if given) appear.
+    """
+    query = (select(ContributionDay.member_id, func.sum(ContributionDay.answers),
+                    func.sum(ContributionDay.accepted_solutions))
+             .where(ContributionDay.day >= start, ContributionDay.day < end)
+             .group_by(ContributionDay.member_id))
+    if member_ids is not None:
+        query = query.where(ContributionDay.member_id.in_(member_ids))
+    return {m: (int(a or 0), int(c or 0)) for m, a, c in session.execute(query)}
+
+
+def window_totals_by_tier(session: Session, window: int) -> dict[int | None, tuple[int, int]]:
+    """(answers, accepted solutions) over a statistics window, summed per tier id."""
+    rows = session.execute(
+        select(Member.tier_id, func.sum(MemberWindowStats.answers),
+               func.sum(MemberWindowStats.accepted_solutions))
+        .join(Member, Member.id == MemberWindowStats.member_id)
+        .where(MemberWindowStats.window_days == window)
+        .group_by(Member.tier_id)).all()
+    return {t: (a or 0, s or 0) for t, a, s in rows}
+
+
+def window_as_of(session: Session, window: int) -> date | None:
+    """The day a statistics window was last computed for (None before the first run)."""
+    return session.scalar(select(func.max(MemberWindowStats.as_of))
+                          .where(MemberWindowStats.window_days == window))
+
+
+def tier_changes_by_month(session: Session, since: datetime) -> list[tuple[str, str, int]]:
+    """("YYYY-MM" in UTC, kind, count) of the tier changes since a moment."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = func.to_char(func.timezone("UTC", TierHistory.at), "YYYY-MM")
+    else:
+        key = func.strftime("%Y-%m", TierHistory.at)
+    return [(k, kind, n) for k, kind, n in session.execute(
+        select(key, TierHistory.kind, func.count())
+        .where(TierHistory.at >= since).group_by(key, TierHistory.kind))]
+
+
 # --- leaderboards -------------------------------------------------------------------------
 
 
