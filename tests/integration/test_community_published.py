@@ -56,6 +56,8 @@ def test_resolve_segment_from_criteria_a_mapping_or_a_saved_segment(ladder):
                                   criteria=SegmentCriteria(tiers=("PubHigh",)))
     assert ids(saved) == ids(saved.id) == {ladder["ann"]}
     assert (saved.id, "Pub high") in segments.saved_segments(db.session)
+    assert segments.segment_by_name(db.session, "Pub high") is saved
+    assert segments.segment_by_name(db.session, "pub high") is None
 
 
 @pytest.mark.parametrize("ref, message", [

@@ -224,6 +224,11 @@ def saved_segments(session: Session) -> list[tuple[int, str]]:
         select(Segment.id, Segment.name).order_by(Segment.name))]
 
 
+def segment_by_name(session: Session, name: str) -> Segment | None:
+    """The saved segment called exactly `name`; None when there is none."""
+    return session.scalar(select(Segment).where(Segment.name == name))
+
+
 SegmentRef = Segment | int | SegmentCriteria | Mapping[str, Any]
 
 
