@@ -376,6 +376,13 @@ def score_rank(session: Session, score: int) -> int:
                                .where(Member.score > score)) or 0)
 
 
+def tier_history(session: Session, member_id: int) -> list[TierHistory]:
+    """The member's tier changes, newest first."""
+    return list(session.scalars(
+        select(TierHistory).where(TierHistory.member_id == member_id)
+        .order_by(TierHistory.at.desc(), TierHistory.id.desc())).unique())
+
+
 def member_profile(session: Session, member_id: int, today: date) -> Profile | None:
     """The profile of one member, or None when there is no such member."""
     member = session.get(Member, member_id)
@@ -383,13 +390,10 @@ def member_profile(session: Session, member_id: int, today: date) -> Profile | N
         return None
     stats = {s.window_days: s for s in session.scalars(
         select(MemberWindowStats).where(MemberWindowStats.member_id == member_id))}
-    history = list(session.scalars(
-        select(TierHistory).where(TierHistory.member_id == member_id)
-        .order_by(TierHistory.at.desc(), TierHistory.id.desc())).unique())
     return Profile(
         member=member,
         windows={w: stats.get(w) for w in WINDOWS},
-        history=history,
+        history=tier_history(session, member_id),
         months=member_activity(session, member_id, today),
         score_rank=score_rank(session, member.score or 0),
     )
