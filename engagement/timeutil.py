@@ -40,6 +40,21 @@ def local_today_and_month_start(zone_name: str | None = None, now: datetime | No
     return local.date(), month_start.astimezone(UTC)
 
 
+def local_year(zone_name: str | None = None, now: datetime | None = None) -> int:
+    """This calendar year in the programme's time zone (the tax and records year)."""
+    return (now or utcnow()).astimezone(programme_zone(zone_name)).year
+
+
+def year_bounds_utc(year: int, zone_name: str | None = None) -> tuple[datetime, datetime]:
+    """The start of `year` and of the next year in the programme's time zone, as UTC.
+
+    Half-open: a moment belongs to the year when start <= moment < end.
+    """
+    zone = programme_zone(zone_name)
+    return (datetime(year, 1, 1, tzinfo=zone).astimezone(UTC),
+            datetime(year + 1, 1, 1, tzinfo=zone).astimezone(UTC))
+
+
 class UTCDateTime(TypeDecorator):
     """Stores aware datetimes as UTC; SQLite loses the offset, so it is put back on load."""
 

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from flask import jsonify
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from ..community.members.serialize import member_rows, row_dict, tier_history_dict
+from ..community.members.services import search_members
 from ..community.models import Member, Tier, TierHistory
 from ..extensions import db
 from ..security import Role, roles_required
@@ -13,11 +14,6 @@ from .errors import ApiError
 from .pagination import page_args, text_arg
 
 SCAN_LIMIT = 50_000  # rows worth reading in id order to fill a page of search results
-
-
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def tier_by_name(name: str) -> Tier:
@@ -29,39 +25,15 @@ def tier_by_name(name: str) -> Tier:
     return tier
 
 
-def _search(q: str, filters: list) -> list:
-    """Conditions for `q`: part of the display name, or exactly an e-mail or external id.
-
-    The exact matches are looked up first (indexes) and folded in as ids, so the name test
-    alone decides the scan: on SQLite that is a scan of the narrow display-name index
-    instead of the whole table (no lower(): SQLite's LIKE already ignores ASCII case).
-    """
-    pattern = _like_pattern(q)
-    if db.session.get_bind().dialect.name == "sqlite":
-        name = Member.display_name.like(pattern, escape="\\")
-    else:
-        name = Member.display_name.ilike(pattern, escape="\\")
-    # Two look-ups, not one OR: each can then use its own index.
-    exact = set(db.session.scalars(
-        select(Member.id).where(Member.email.in_({q, q.lower()}), *filters)))
-    exact.update(db.session.scalars(select(Member.id).where(Member.external_id == q, *filters)))
-    return [or_(name, Member.id.in_(sorted(exact))) if exact else name]
-
-
 @bp.route("/members")
 @roles_required(Role.MANAGER, Role.HR)
 def list_members():
     """Members filtered by `q` (name, e-mail, external id), `tier` and `source`, by id."""
     page = page_args()
     q, tier_name, source = text_arg("q"), text_arg("tier", 64), text_arg("source", 32)
-    conditions = []
-    if tier_name:
-        conditions.append(Member.tier_id == tier_by_name(tier_name).id)
-    if source:
-        conditions.append(Member.source == source)
-    if q:
-        conditions += _search(q, conditions)
-    total = db.session.scalar(select(func.count()).select_from(Member).where(*conditions))
+    matches = search_members(db.session, q or "", source=source,
+                             tier_id=tier_by_name(tier_name).id if tier_name else None)
+    total = db.session.scalar(matches.with_only_columns(func.count()).select_from(Member))
     if total == 0 or page.offset >= total:
         return jsonify({"items": [], "total": total})
     order = Member.id
@@ -74,7 +46,7 @@ def list_members():
             order = Member.id + 0
     # The page's ids first (a narrow query indexes can answer), then their rows and tiers.
     ids = db.session.scalars(
-        select(Member.id).where(*conditions).order_by(order)
+        matches.with_only_columns(Member.id).order_by(order)
         .limit(page.per_page).offset(page.offset)
     ).all()
     rows = db.session.execute(member_rows().where(Member.id.in_(ids)).order_by(Member.id))

@@ -9,8 +9,15 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from .. import audit
-from ..community.members.services import month_starts, tier_distribution, tiers_by_rank
-from ..community.models import Member, MemberWindowStats, Tier, TierHistory
+from ..community.members.services import (
+    month_starts,
+    tier_changes_by_month,
+    tier_distribution,
+    tiers_by_rank,
+    window_as_of,
+    window_totals_by_tier,
+)
+from ..community.models import Member, Tier
 from ..events.models import Event, EventStatus, Invitation, InvitationStatus
 from ..rewards.models import Grant
 from ..rewards.rules import GrantStatus
@@ -78,21 +85,12 @@ def save_assumptions(session: Session, values: rules.Assumptions) -> None:
                  before=before, after=after)
 
 
-def _month_key(session: Session, column):
-    if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM")
-    return func.strftime("%Y-%m", column)
-
-
 def movements_per_month(session: Session, today: date,
                         months: int = 12) -> tuple[list[date], dict[str, list[int]]]:
     """Tier changes per month and kind (promotion, demotion, ...) for the last months."""
     starts = month_starts(today, months)
-    key = _month_key(session, TierHistory.at)
     since = datetime(starts[0].year, starts[0].month, 1, tzinfo=UTC)
-    rows = session.execute(
-        select(key, TierHistory.kind, func.count())
-        .where(TierHistory.at >= since).group_by(key, TierHistory.kind)).all()
+    rows = tier_changes_by_month(session, since)
     index = {m.strftime("%Y-%m"): i for i, m in enumerate(starts)}
     result: dict[str, list[int]] = {k: [0] * len(starts)
                                     for k in ("promotion", "demotion", "override",
@@ -101,16 +99,6 @@ def movements_per_month(session: Session, today: date,
         if month in index:
             result.setdefault(kind, [0] * len(starts))[index[month]] += count
     return starts, result
-
-
-def _activity_by_tier(session: Session) -> dict[int | None, tuple[int, int]]:
-    rows = session.execute(
-        select(Member.tier_id, func.sum(MemberWindowStats.answers),
-               func.sum(MemberWindowStats.accepted_solutions))
-        .join(Member, Member.id == MemberWindowStats.member_id)
-        .where(MemberWindowStats.window_days == YEAR_WINDOW)
-        .group_by(Member.tier_id)).all()
-    return {t: (a or 0, s or 0) for t, a, s in rows}
 
 
 def _spend_by_tier(session: Session, year: int) -> dict[int | None, tuple[Decimal, int]]:
@@ -163,7 +151,7 @@ def invitation_rates(session: Session, now: datetime,
 def value_dashboard(session: Session, today: date, now: datetime) -> ValueData:
     """Everything the value dashboard shows, as of `today` / `now`."""
     counts = tier_distribution(session)
-    activity = _activity_by_tier(session)
+    activity = window_totals_by_tier(session, YEAR_WINDOW)
     spend = _spend_by_tier(session, today.year)
     tiers = []
     for tier, n in counts:
@@ -180,8 +168,7 @@ def value_dashboard(session: Session, today: date, now: datetime) -> ValueData:
     assumptions, errors = load_assumptions(session)
     months, movements = movements_per_month(session, today)
     events, (invited, acc, past_acc, checked_in) = invitation_rates(session, now)
-    as_of = session.scalar(select(func.max(MemberWindowStats.as_of))
-                           .where(MemberWindowStats.window_days == YEAR_WINDOW))
+    as_of = window_as_of(session, YEAR_WINDOW)
     return ValueData(
         tiers=tiers, members=sum(r.members for r in tiers), answers=answers,
         accepted_solutions=accepted, power_users=power_users, top_tier=top_tier, as_of=as_of,

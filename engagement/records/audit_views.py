@@ -8,6 +8,7 @@ from flask import render_template, request
 from sqlalchemy import select
 
 from ..audit import AuditEntry, verify
+from ..db import clamp_page, paginate
 from ..extensions import db
 from ..security import Role, roles_required
 from . import bp
@@ -52,17 +53,12 @@ def _filtered():
 
 def _render(result=None):
     query, filters = _filtered()
-    try:
-        page = max(1, int(request.values.get("page", 1)))
-    except ValueError:
-        page = 1
     # Keyset-free paging is fine here: HR filters first, and the id index orders it.
-    rows = db.session.scalars(
-        query.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE + 1)
-        .offset((page - 1) * PAGE_SIZE)).all()
+    shown = paginate(db.session, query.order_by(AuditEntry.id.desc()),
+                     page=clamp_page(request.values.get("page")), per_page=PAGE_SIZE)
     return render_template(
-        "records/audit.html", entries=rows[:PAGE_SIZE], has_next=len(rows) > PAGE_SIZE,
-        page=page, filters=filters, result=result, pretty=_pretty,
+        "records/audit.html", entries=shown.items, has_next=shown.has_next,
+        page=shown.page, filters=filters, result=result, pretty=_pretty,
     )
 
 

@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 
 from ..community.erasure import erasure_key
-from ..community.models import Member
+from ..community.members.services import get_member
 from ..extensions import db
 from ..security import Role, roles_required
 from ..timeutil import utcnow
@@ -58,7 +58,7 @@ def export(member_id: int):
 @bp.route("/records/members/<int:member_id>/erase", methods=["GET", "POST"])
 @roles_required(Role.HR)
 def erase(member_id: int):
-    member = db.session.get(Member, member_id)
+    member = get_member(db.session, member_id)
     if member is None:
         abort(404)
     erased = member.external_id.startswith(ERASED_PREFIX)

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -17,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..db import enum_column
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
 from .rules import EventRoleKind
@@ -30,9 +30,7 @@ class EventRole(db.Model):
                                           index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"),
                                            index=True)
-    role: Mapped[EventRoleKind] = mapped_column(
-        Enum(EventRoleKind, name="event_role", native_enum=False, length=16,
-             validate_strings=True, values_callable=lambda e: [m.value for m in e]))
+    role: Mapped[EventRoleKind] = mapped_column(enum_column(EventRoleKind, "event_role"))
     hours: Mapped[Decimal] = mapped_column(Numeric(5, 2))
     note: Mapped[str] = mapped_column(Text, default="")
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from wtforms import DecimalField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from ..community.models import Member
+from ..community.members.services import display_names, get_member
 from ..events.models import Event
 from ..extensions import db
 from ..security import Role, roles_required
@@ -59,9 +59,10 @@ def _event_or_404(event_id: int) -> Event:
 
 
 def _render_roles(event: Event, form: RoleForm):
-    rows = db.session.execute(
-        select(EventRole, Member.display_name).join(Member, Member.id == EventRole.member_id)
-        .where(EventRole.event_id == event.id).order_by(EventRole.id)).all()
+    roles = db.session.scalars(
+        select(EventRole).where(EventRole.event_id == event.id).order_by(EventRole.id)).all()
+    names = display_names(db.session, {r.member_id for r in roles})
+    rows = [(r, names[r.member_id]) for r in roles if r.member_id in names]
     return render_template("records/volunteer_roles.html", event=event, rows=rows, form=form,
                            delete_form=ConfirmForm())
 
@@ -72,7 +73,7 @@ def volunteer_roles(event_id: int):
     event = _event_or_404(event_id)
     form = RoleForm()
     if form.validate_on_submit():
-        if db.session.get(Member, form.member_id.data) is None:
+        if get_member(db.session, form.member_id.data) is None:
             form.member_id.errors.append(_("No member with this id."))
         else:
             services.add_role(db.session, event_id=event.id, member_id=form.member_id.data,
@@ -133,7 +134,7 @@ def volunteer_agreements():
 def volunteer_acceptance():
     accept = _acceptance_form()
     if accept.validate_on_submit():
-        if db.session.get(Member, accept.member_id.data) is None:
+        if get_member(db.session, accept.member_id.data) is None:
             accept.member_id.errors.append(_("No member with this id."))
         else:
             services.record_acceptance(

@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import audit
-from ..community.models import ContributionDay
+from ..community.members.services import contributions_by_member
 from ..events.models import Event, Invitation, InvitationConsent
 from ..rewards import services as reward_services
 from ..rewards.rules import Flag, flag_for
 from ..settings import get_setting
+from ..timeutil import year_bounds_utc
 from . import rules
 from .models import Agreement, AgreementAcceptance, EventRole, RecordSignoff
 
@@ -40,26 +40,17 @@ def minutes_settings(session: Session) -> tuple[int, int]:
             number("records.minutes_per_accepted", rules.DEFAULT_MINUTES_PER_ACCEPTED))
 
 
-def _bounds(year: int, tz_name: str) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(tz_name)
-    return (datetime(year, 1, 1, tzinfo=zone).astimezone(UTC),
-            datetime(year + 1, 1, 1, tzinfo=zone).astimezone(UTC))
-
-
 def year_records(session: Session, year: int, tz_name: str,
                  member_ids: list[int] | None = None) -> dict[int, MemberYear]:
     """Every member with activity in `year` (or just `member_ids`): one grouped query per
     figure, so the cost does not grow with a query per member."""
-    start, end = _bounds(year, tz_name)
+    start, end = year_bounds_utc(year, tz_name)
 
     def limited(query, column):
         return query.where(column.in_(member_ids)) if member_ids is not None else query
 
-    forum = {m: (int(a or 0), int(c or 0)) for m, a, c in session.execute(limited(
-        select(ContributionDay.member_id, func.sum(ContributionDay.answers),
-               func.sum(ContributionDay.accepted_solutions))
-        .where(ContributionDay.day >= date(year, 1, 1), ContributionDay.day < date(year + 1, 1, 1))
-        .group_by(ContributionDay.member_id), ContributionDay.member_id))}
+    forum = contributions_by_member(session, date(year, 1, 1), date(year + 1, 1, 1),
+                                    member_ids)
     attended = dict(session.execute(limited(
         select(Invitation.member_id, func.count())
         .where(Invitation.checked_in_at >= start, Invitation.checked_in_at < end)
@@ -137,7 +128,7 @@ def member_agreements(session: Session, member_id: int):
 
 
 def member_roles(session: Session, member_id: int, year: int, tz_name: str):
-    start, end = _bounds(year, tz_name)
+    start, end = year_bounds_utc(year, tz_name)
     return session.execute(
         select(EventRole, Event).join(Event, Event.id == EventRole.event_id)
         .where(EventRole.member_id == member_id, Event.starts_at >= start, Event.starts_at < end)
@@ -165,7 +156,7 @@ def sign_off(session: Session, record: MemberYear, *, by_user_id: int | None,
 
 def member_consents(session: Session, member_id: int, year: int, tz_name: str):
     """Consent answers the member gave or refused in `year`: (event title, consent row)."""
-    start, end = _bounds(year, tz_name)
+    start, end = year_bounds_utc(year, tz_name)
     return session.execute(
         select(Event.title, InvitationConsent)
         .join(Invitation, Invitation.id == InvitationConsent.invitation_id)

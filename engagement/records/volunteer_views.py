@@ -5,23 +5,20 @@ HR reads and signs off; managers keep event roles and agreements (volunteer_admi
 from __future__ import annotations
 
 import io
-import math
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from ..accounts.models import User
-from ..community.models import Member
+from ..community.members.services import display_names, get_member
 from ..csvsafe import SafeWriter
+from ..db import paginate_list
 from ..extensions import db
 from ..rewards.rules import Flag
 from ..security import Role, roles_required
-from ..timeutil import utcnow
-from ..web import ConfirmForm
+from ..timeutil import local_year, utcnow
+from ..web import ConfirmForm, page_arg
 from . import bp
 from . import volunteer_services as services
 
@@ -42,7 +39,7 @@ def tz() -> str:
 
 def year_arg() -> int:
     year = request.args.get("year", type=int)
-    return year if year and 1900 < year < 3000 else datetime.now(ZoneInfo(tz())).year
+    return year if year and 1900 < year < 3000 else local_year(tz())
 
 
 def dashboard(records) -> dict:
@@ -67,10 +64,7 @@ def sorted_records(year: int, sort: str, only: str = ""):
 
 
 def names_for(member_ids) -> dict[int, str]:
-    if not member_ids:
-        return {}
-    return dict(db.session.execute(select(Member.id, Member.display_name)
-                                   .where(Member.id.in_(member_ids))).all())
+    return display_names(db.session, member_ids)
 
 
 @bp.route("/records")
@@ -82,17 +76,19 @@ def volunteer_list():
         sort = "-hours"
     only = request.args.get("only", "")
     records, shown = sorted_records(year, sort, only)
-    pages = max(1, math.ceil(len(shown) / PER_PAGE))
-    page = min(max(1, request.args.get("page", 1, type=int)), pages)
-    rows = shown[(page - 1) * PER_PAGE: page * PER_PAGE]
+    result = paginate_list(shown, page=page_arg(), per_page=PER_PAGE)
+    if result.page > result.pages:  # past the end: the last page
+        result = paginate_list(shown, page=result.pages, per_page=PER_PAGE)
+    rows = result.items
     return render_template(
         "records/volunteer_list.html", year=year, rows=rows, names=names_for(
-            [r.member_id for r in rows]), page=page, pages=pages, total=len(shown), sort=sort,
+            [r.member_id for r in rows]), page=result.page, pages=result.pages,
+        total=result.total, sort=sort,
         only=only if only in FILTERS else "", stats=dashboard(records))
 
 
 def _record_or_404(member_id: int, year: int):
-    member = db.session.get(Member, member_id)
+    member = get_member(db.session, member_id)
     if member is None or not 1900 < year < 3000:
         abort(404)
     return member, services.year_records(db.session, year, tz(), [member_id])[member_id]

@@ -4,18 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..db import enum_column
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
 from .rules import Fulfilment, GrantStatus, Kind
-
-
-def _enum(cls, name: str) -> Enum:
-    # Plain strings (no native PG enum), so a new state later is not a type change.
-    return Enum(cls, name=name, native_enum=False, length=16, validate_strings=True,
-                values_callable=lambda e: [m.value for m in e])
 
 
 class RewardItem(db.Model):
@@ -25,7 +20,7 @@ class RewardItem(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     value: Mapped[Decimal] = mapped_column(Numeric(10, 2))  # EUR incl. VAT, as the tax law counts
-    kind: Mapped[Kind] = mapped_column(_enum(Kind, "reward_kind"))
+    kind: Mapped[Kind] = mapped_column(enum_column(Kind, "reward_kind"))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -44,16 +39,16 @@ class Grant(db.Model):
                                          index=True)
     # Snapshot: a later price change in the catalogue must not rewrite past years' ledgers.
     value: Mapped[Decimal] = mapped_column(Numeric(10, 2))
-    kind: Mapped[Kind] = mapped_column(_enum(Kind, "reward_grant_kind"))
+    kind: Mapped[Kind] = mapped_column(enum_column(Kind, "reward_grant_kind"))
     reason: Mapped[str] = mapped_column(Text, default="")
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"),
                                                  index=True)
     # Calendar year of the grant date in DEFAULT_TIMEZONE (the tax year of the gift).
     year: Mapped[int] = mapped_column(Integer)
-    status: Mapped[GrantStatus] = mapped_column(_enum(GrantStatus, "reward_grant_status"),
+    status: Mapped[GrantStatus] = mapped_column(enum_column(GrantStatus, "reward_grant_status"),
                                                 default=GrantStatus.PROPOSED)
     fulfilment: Mapped[Fulfilment | None] = mapped_column(
-        _enum(Fulfilment, "reward_fulfilment"))
+        enum_column(Fulfilment, "reward_fulfilment"))
     fulfilment_note: Mapped[str] = mapped_column(Text, default="")
     granted_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True)

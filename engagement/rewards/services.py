@@ -6,9 +6,8 @@ flushes; the request or command commits.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, Numeric, Select, String, and_, func, insert, literal, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -17,7 +16,7 @@ from .. import audit
 from ..community.models import Member
 from ..events.models import Event, Invitation, InvitationStatus
 from ..settings import get_setting, set_setting
-from ..timeutil import UTCDateTime
+from ..timeutil import UTCDateTime, year_bounds_utc
 from . import rules
 from .models import Grant, RewardItem
 from .rules import Fulfilment, GrantStatus, Kind, TaxSettings
@@ -94,19 +93,9 @@ def event_attendee_ids(event_id: int) -> Select:
             and_(~checked, Invitation.status == InvitationStatus.ACCEPTED)))
 
 
-def tier_member_ids(tier_id: int) -> Select:
-    return select(Member.id).where(Member.tier_id == tier_id)
-
-
-def _year_bounds(year: int, tz_name: str) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(tz_name)
-    return (datetime(year, 1, 1, tzinfo=zone).astimezone(UTC),
-            datetime(year + 1, 1, 1, tzinfo=zone).astimezone(UTC))
-
-
 def _hospitality(year: int, tz_name: str) -> Select:
     """(member_id, per-attendee cost) for every attendance at an event starting in the year."""
-    start, end = _year_bounds(year, tz_name)
+    start, end = year_bounds_utc(year, tz_name)
     other = aliased(Invitation)
     used_checkin = (select(other.id).where(other.event_id == Invitation.event_id,
                                            other.checked_in_at.is_not(None)).exists())

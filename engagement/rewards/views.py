@@ -5,8 +5,6 @@ Managers change things; HR may read the grants list and the ledger (and export i
 from __future__ import annotations
 
 import io
-import math
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -23,15 +21,17 @@ from flask import (
 from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from ..community.models import Member, Tier
+from ..community.members.services import display_names, get_member
+from ..community.tiers.services import tier_by_id, tier_member_ids
 from ..csvsafe import SafeWriter
+from ..db import paginate, paginate_list
 from ..extensions import db
 from ..security import Role, current_role, roles_required
-from ..timeutil import utcnow
-from ..web import ConfirmForm
+from ..timeutil import local_year, utcnow
+from ..web import ConfirmForm, page_arg
 from . import rules, services
 from .forms import (
     FLAG_LABELS,
@@ -56,7 +56,7 @@ def _tz() -> str:
 
 
 def _this_year() -> int:
-    return datetime.now(ZoneInfo(_tz())).year
+    return local_year(_tz())
 
 
 def _year_arg() -> int:
@@ -117,12 +117,12 @@ def _recipients(target: str, target_id: int):
     from ..events.models import Event
 
     if target == "member":
-        return [target_id] if db.session.get(Member, target_id) else None
+        return [target_id] if get_member(db.session, target_id) else None
     if target == "event":
         return (services.event_attendee_ids(target_id)
                 if db.session.get(Event, target_id) else None)
     if target == "tier":
-        return services.tier_member_ids(target_id) if db.session.get(Tier, target_id) else None
+        return tier_member_ids(target_id) if tier_by_id(db.session, target_id) else None
     return None
 
 
@@ -165,9 +165,7 @@ def new_grant():
                 plan = None
     names = {}
     if plan and plan.preview.crossing:
-        ids = [c.member_id for c in plan.preview.crossing[:100]]
-        names = dict(db.session.execute(select(Member.id, Member.display_name)
-                                        .where(Member.id.in_(ids))).all())
+        names = display_names(db.session, [c.member_id for c in plan.preview.crossing[:100]])
     return render_template("rewards/grant_form.html", form=form, plan=plan, names=names,
                            has_items=bool(active), target_labels=TARGET_LABELS)
 
@@ -175,7 +173,7 @@ def new_grant():
 @bp.route("/grants")
 @roles_required(Role.MANAGER, Role.HR)
 def grants():
-    query = select(Grant, Member.display_name).join(Member, Member.id == Grant.member_id)
+    query = select(Grant)
     year = request.args.get("year", type=int)
     status = request.args.get("status", "")
     fulfilment = request.args.get("fulfilment", "")
@@ -190,13 +188,16 @@ def grants():
         query = query.where(Grant.fulfilment == fulfilment)
     if member_id:
         query = query.where(Grant.member_id == member_id)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, math.ceil(total / PER_PAGE))
-    page = min(max(1, request.args.get("page", 1, type=int)), pages)
-    rows = db.session.execute(query.order_by(Grant.granted_at.desc(), Grant.id.desc())
-                              .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    query = query.order_by(Grant.granted_at.desc(), Grant.id.desc())
+    shown = paginate(db.session, query, page=page_arg(), per_page=PER_PAGE)
+    if shown.page > shown.pages:  # past the end: the last page
+        shown = paginate(db.session, query, page=shown.pages, per_page=PER_PAGE,
+                         count=shown.total)
+    names = display_names(db.session, {g.member_id for g in shown.items})
+    rows = [(g, names.get(g.member_id)) for g in shown.items]
     return render_template(
-        "rewards/grants.html", rows=rows, page=page, pages=pages, total=total, year=year,
+        "rewards/grants.html", rows=rows, page=shown.page, pages=shown.pages,
+        total=shown.total, year=year,
         status=status, fulfilment=fulfilment, can_edit=current_role() in (Role.ADMIN,
                                                                           Role.MANAGER),
         confirm=ConfirmForm(), fulfilment_form=FulfilmentForm(formdata=None))
@@ -260,15 +261,14 @@ def ledger():
     lines = services.ledger(db.session, year, _tz())
     only = request.args.get("flag", "")
     shown = [ln for ln in lines if not only or ln.flag == only]
-    pages = max(1, math.ceil(len(shown) / PER_PAGE))
-    page = min(max(1, request.args.get("page", 1, type=int)), pages)
-    shown_page = shown[(page - 1) * PER_PAGE: page * PER_PAGE]
-    names = dict(db.session.execute(select(Member.id, Member.display_name).where(
-        Member.id.in_([ln.member_id for ln in shown_page]))).all())
+    result = paginate_list(shown, page=page_arg(), per_page=PER_PAGE)
+    if result.page > result.pages:  # past the end: the last page
+        result = paginate_list(shown, page=result.pages, per_page=PER_PAGE)
+    names = display_names(db.session, [ln.member_id for ln in result.items])
     return render_template(
-        "rewards/ledger.html", year=year, lines=shown_page, names=names, flag=only,
+        "rewards/ledger.html", year=year, lines=result.items, names=names, flag=only,
         summary=services.ledger_summary(lines), settings=services.tax_settings(db.session),
-        page=page, pages=pages, total=len(shown))
+        page=result.page, pages=result.pages, total=result.total)
 
 
 @bp.route("/ledger/gifts.csv")

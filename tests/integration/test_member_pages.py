@@ -71,17 +71,61 @@ def test_members_list_default_sort_is_score(client, login_as, community):
 
 
 @pytest.mark.parametrize("query, expected", [
-    ("anna", ["Anna Adler"]),            # prefix, any capitalisation
+    ("anna", ["Anna Adler"]),            # any capitalisation
     ("CARL", ["carl clever"]),
-    ("bert@example", ["Bert Brandt"]),  # e-mail prefix
+    ("adler", ["Anna Adler"]),           # part of the name, not only its start
+    ("ever", ["carl clever"]),
+    ("bert@example", ["Bert Brandt"]),  # e-mail
+    ("@EXAMPLE.org", ["Anna Adler", "Bert Brandt", "carl clever", "Dora Dreher"]),
     ("77", ["carl clever"]),            # exact external id
     ("K-", []),                         # external ids are matched exactly
     ("zzz", []),
+    ("%", []),                          # LIKE wildcards in the text match only themselves
+    ("_", []),
 ])
 def test_members_search(client, login_as, community, query, expected):
     login_as("hr")
     html = client.get("/members", query_string={"q": query}).get_data(as_text=True)
     assert _names(html) == expected
+
+
+def test_members_search_finds_part_of_a_name_and_literal_wildcards(client, login_as,
+                                                                   community):
+    make_member(display_name="Anna Schmidt", email="as@example.org")
+    make_member(display_name="Rabatt 100% Paul", email="paul@example.org")
+    make_member(display_name="under_score", email="u@example.org")
+    db.session.commit()
+    login_as("manager")
+
+    def names(q):
+        return _names(client.get("/members", query_string={"q": q}).get_data(as_text=True))
+
+    assert names("Schmidt") == ["Anna Schmidt"]
+    assert names("%") == ["Rabatt 100% Paul"]
+    assert names("0%") == ["Rabatt 100% Paul"]
+    assert names("_") == ["under_score"]
+    assert names("d_r") == []  # "_" is not "any one character" ("under" has "der")
+
+
+@pytest.mark.parametrize("query", ["anna", "Schmidt", "example.org", "%", "_", "77", "K-1",
+                                   "ever", "zzz"])
+def test_members_page_and_api_find_the_same_members(client, login_as, community, query):
+    from engagement.accounts.services import create_token
+    from tests.factories import make_user
+
+    make_member(display_name="Anna Schmidt", email="as@example.org", source="khoros",
+                external_id="K-9")
+    make_member(display_name="100% Paul", email="p_aul@example.org")
+    user = make_user(role="manager")
+    _t, plain = create_token(db.session, user, "same")
+    db.session.commit()
+    body = client.get("/api/v1/members", query_string={"q": query, "per_page": 500},
+                      headers={"Authorization": f"Bearer {plain}"}).get_json()
+    login_as("manager")
+    html = client.get("/members", query_string={"q": query, "sort": "name"}
+                      ).get_data(as_text=True)
+    assert sorted(_names(html)) == sorted(m["display_name"] for m in body["items"])
+    assert body["total"] == len(body["items"])
 
 
 def test_members_filters_and_sort(client, login_as, community):
@@ -243,12 +287,13 @@ def test_search_and_distinct_values_on_each_backend(app_any):
         assert services.distinct_values(db.session, Member.region) == ["Bayern", "Hessen"]
 
         def search(**kw):
-            page = services.search_members(db.session, services.MemberFilter(**kw), 1, 50,
-                                           sources)
-            return [m.display_name for m in page.rows], page.total
+            page = services.members_page(db.session, services.MemberFilter(**kw), 1, 50)
+            return [m.display_name for m in page.items], page.total
 
-        assert search(q="em", sort="name") == (["emma"], 1)
+        assert search(q="emm", sort="name") == (["emma"], 1)
         assert search(q="émile") == (["Émile Zola"], 1)
+        assert search(q="ZOLA") == (["Émile Zola"], 1)  # part of the name, any case
+        assert search(q="mil") == (["Émile Zola"], 1)
         assert search(tier="none", region="Bayern") == (["Bob"], 1)
         assert search(sort="-last_active")[1] == 3
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 import engagement.rewards.api  # noqa: F401  (routes on the api blueprint before it registers)
 from engagement.accounts.services import create_token
 from engagement.audit import AuditEntry
+from engagement.community.tiers.services import tier_member_ids
 from engagement.events.models import Event, Invitation, InvitationStatus
 from engagement.extensions import db
 from engagement.rewards import init_app, services
@@ -149,7 +150,7 @@ def test_tier_preview_then_grant_writes_one_audit_entry(rw):
     item = _item("49.99")
     _grant([members[0].id], _item("0.02"))
     plan = services.plan_grants(db.session, item_id=item.id,
-                                member_ids=services.tier_member_ids(tier.id), now=NOW,
+                                member_ids=tier_member_ids(tier.id), now=NOW,
                                 tz_name=TZ)
     assert (plan.preview.count, plan.preview.total) == (3, D("149.97"))
     assert [c.member_id for c in plan.preview.crossing] == [members[0].id]
@@ -232,7 +233,7 @@ def test_item_over_the_limit_warns_for_every_recipient(rw_any):
     members = [make_member(tier_id=tier.id) for _ in range(3)]
     _grant([members[1].id], _item("1.00"))
     plan = services.plan_grants(db.session, item_id=_item("60.00").id,
-                                member_ids=services.tier_member_ids(tier.id), now=NOW,
+                                member_ids=tier_member_ids(tier.id), now=NOW,
                                 tz_name=TZ)
     assert plan.preview.crossing_count == 3
     assert sorted((c.member_id, c.after) for c in plan.preview.crossing) == sorted(

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import date
 from pathlib import Path
 
 import click
@@ -12,7 +11,7 @@ from flask.cli import with_appcontext
 from ... import audit
 from ...extensions import db
 from .records import ImportSetupError
-from .services import FORMATS, issue_page, run_import
+from .services import FORMATS, issue_page, refresh_window_stats_after_import, run_import
 
 SHOW_ISSUES = 20
 
@@ -56,7 +55,7 @@ def import_community_command(paths: tuple[Path, ...], fmt: str, source: str | No
         if run.status != "completed":
             click.echo(run.summary.line(), err=True)
             raise click.ClickException(f"import failed: {run.error}")
-        _refresh_window_stats(session)
+        refresh_window_stats_after_import(session)
         session.commit()
         click.echo(run.summary.line())
 
@@ -71,12 +70,3 @@ def _report_issues(session, run_id: int, rejected: int) -> None:
     if rejected > len(page.items):
         click.echo(f"… and {rejected - len(page.items):,} more rejected rows "
                    f"(see the import page for run {run_id})", err=True)
-
-
-def _refresh_window_stats(session) -> None:
-    """Windowed statistics follow the new data (written by the tiers feature)."""
-    try:
-        from ..stats import refresh_window_stats
-    except ImportError:
-        return
-    refresh_window_stats(session, date.today())

@@ -6,15 +6,17 @@ import io
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ... import audit
+from ...db import Page, paginate
 from ...timeutil import utcnow
 from ..models import ImportIssue, ImportRun
+from ..stats import refresh_window_stats
 from .loader import Loader, ensure_indexes
 from .readers import get_reader
 from .readers.base import ByteCounter, Plan
@@ -151,14 +153,6 @@ def _audit(session: Session, run: ImportRun, summary: Summary, notes: tuple[str,
 
 
 # -- reading runs back (status page, list, report) ------------------------------------
-@dataclass(frozen=True)
-class IssuePage:
-    items: list[ImportIssue]
-    total: int
-    page: int
-    pages: int
-
-
 def shown_state(run: ImportRun, now=None) -> str:
     """running / completed / failed, or interrupted for a run that stopped reporting."""
     return run_state(run.status, run.heartbeat_at, run.started_at, now or utcnow())
@@ -173,15 +167,19 @@ def run_details(session: Session, run: ImportRun) -> dict:
     return entry or {}
 
 
-def issue_page(session: Session, run_id: int, page: int, per_page: int = 50) -> IssuePage:
-    total = session.scalar(select(func.count()).select_from(ImportIssue)
-                           .where(ImportIssue.run_id == run_id)) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    items = list(session.scalars(select(ImportIssue).where(ImportIssue.run_id == run_id)
-                                 .order_by(ImportIssue.id)
-                                 .offset((page - 1) * per_page).limit(per_page)))
-    return IssuePage(items, total, page, pages)
+def issue_page(session: Session, run_id: int, page: int, per_page: int = 50) -> Page:
+    """One page of a run's rejected rows, oldest first (past the end: the last page)."""
+    query = select(ImportIssue).where(ImportIssue.run_id == run_id).order_by(ImportIssue.id)
+    result = paginate(session, query, page=max(1, page), per_page=per_page)
+    if result.page > result.pages:
+        result = paginate(session, query, page=result.pages, per_page=per_page,
+                          count=result.total)
+    return result
+
+
+def refresh_window_stats_after_import(session: Session) -> None:
+    """Windowed statistics follow the new data (leaderboards and tier rules read them)."""
+    refresh_window_stats(session, date.today())
 
 
 def issues_csv(session: Session, run_id: int) -> Iterator[str]:

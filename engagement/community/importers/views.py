@@ -13,17 +13,18 @@ from flask import (
     flash,
     redirect,
     render_template,
-    request,
     stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.utils import secure_filename
 
+from ...db import paginate
 from ...extensions import db
 from ...security import Role, roles_required
+from ...web import page_arg
 from ..models import ImportRun
 from .forms import ImportForm
 from .records import ImportSetupError
@@ -32,6 +33,7 @@ from .services import (
     issues_csv,
     normalise_source,
     plan_import,
+    refresh_window_stats_after_import,
     run_details,
     run_import,
     shown_state,
@@ -45,13 +47,10 @@ RUNS_PER_PAGE = 50
 @bp.route("/imports")
 @roles_required(Role.MANAGER)
 def index():
-    page = max(1, request.args.get("page", 1, type=int))
-    total = db.session.scalar(select(func.count()).select_from(ImportRun)) or 0
-    pages = max(1, -(-total // RUNS_PER_PAGE))
-    runs = db.session.scalars(select(ImportRun).order_by(ImportRun.id.desc())
-                              .offset((page - 1) * RUNS_PER_PAGE).limit(RUNS_PER_PAGE)).all()
-    return render_template("community/imports/index.html", runs=runs, page=page, pages=pages,
-                           total=total, state=shown_state)
+    runs = paginate(db.session, select(ImportRun).order_by(ImportRun.id.desc()),
+                    page=page_arg(), per_page=RUNS_PER_PAGE)
+    return render_template("community/imports/index.html", runs=runs.items, page=runs.page,
+                           pages=runs.pages, total=runs.total, state=shown_state)
 
 
 def _server_paths(raw: str) -> list[Path]:
@@ -124,7 +123,7 @@ def _start_background(run_id: int, paths: list[Path], fmt: str, actor: str) -> N
                 run = session.get(ImportRun, run_id)
                 run = run_import(session, paths, fmt, run=run, actor=actor)
                 if run.status == "completed":
-                    _refresh_window_stats(session)
+                    refresh_window_stats_after_import(session)
                     session.commit()
             except Exception:  # the run row already says 'failed'; keep the worker quiet
                 app.logger.exception("background import %s failed", run_id)
@@ -135,21 +134,11 @@ def _start_background(run_id: int, paths: list[Path], fmt: str, actor: str) -> N
     threading.Thread(target=work, name=f"import-{run_id}", daemon=True).start()
 
 
-def _refresh_window_stats(session) -> None:
-    from datetime import date
-
-    try:
-        from ..stats import refresh_window_stats
-    except ImportError:
-        return
-    refresh_window_stats(session, date.today())
-
-
 @bp.route("/imports/<int:run_id>")
 @roles_required(Role.MANAGER)
 def show(run_id: int):
     run = db.session.get(ImportRun, run_id) or abort(404)
-    issues = issue_page(db.session, run.id, request.args.get("page", 1, type=int))
+    issues = issue_page(db.session, run.id, page_arg())
     state = shown_state(run)
     percent = (run.bytes_done / run.bytes_total) if run.bytes_total else (
         1.0 if state == "completed" else 0.0)

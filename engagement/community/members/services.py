@@ -6,14 +6,14 @@ the page shows (see the timings in the PAGES report).
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, func, literal_column, select, text, union
+from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select, text, union
 from sqlalchemy.orm import Session
 
+from ...db import Page, paginate
 from ..models import WINDOWS, ContributionDay, Member, MemberWindowStats, Tier, TierHistory
 
 LEADERBOARD_METRICS = ("answers", "accepted_solutions", "kudos_received", "posts", "score")
@@ -29,9 +29,7 @@ SORT_COLUMNS = {
 }
 DEFAULT_SORT = "-score"
 NO_TIER = "none"
-# A search is a prefix match; this is the largest code point, so "abc" .. "abc\U0010ffff"
-# is the index range of every name starting with "abc".
-_PREFIX_END = "\U0010ffff"
+LIKE_ESCAPE = "\\"
 
 
 @dataclass(frozen=True)
@@ -43,17 +41,6 @@ class MemberFilter:
     source: str = ""
     region: str = ""
     sort: str = DEFAULT_SORT
-
-
-@dataclass(frozen=True)
-class MemberPage:
-    """One page of the members list with the total for the pagination."""
-
-    rows: list[Member]
-    total: int
-    page: int
-    pages: int
-    per_page: int
 
 
 @dataclass(frozen=True)
@@ -144,39 +131,66 @@ def parse_sort(value: str | None) -> str:
 # --- members list -------------------------------------------------------------------------
 
 
-def _search_condition(q: str, sources: list[str]) -> ColumnElement[bool]:
-    """Index-friendly search: name or e-mail prefix (common capitalisations), external id.
+def like_contains(text_: str) -> str:
+    """A LIKE pattern for "contains `text_`" with the user's %, _ and \\ taken literally."""
+    escaped = (text_.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%")
+               .replace("_", LIKE_ESCAPE + "_"))
+    return f"%{escaped}%"
 
-    Each alternative is an index range and their union is the match set, so a search
-    reads only the matching rows instead of all members (a leading-wildcard LIKE would
-    read all 730,000 rows; SQLite uses no index for LIKE with the default collation).
+
+def _case_variants(q: str) -> list[str]:
+    # SQLite's LIKE ignores case for ASCII letters only (PostgreSQL's ILIKE depends on the
+    # database's ctype), so "émile" also looks for the usual capitalisations ("Émile").
+    if q.isascii():
+        return [q]
+    return sorted({q, q.lower(), q.capitalize(), q.title(), q.upper()})
+
+
+def _contains(session: Session, column, q: str) -> ColumnElement[bool]:
+    """`column` contains `q` in any case (no lower(): SQLite's LIKE already ignores case)."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    parts = [column.like(like_contains(v), escape=LIKE_ESCAPE) if sqlite
+             else column.ilike(like_contains(v), escape=LIKE_ESCAPE)
+             for v in _case_variants(q)]
+    return or_(*parts)
+
+
+def _search_condition(session: Session, q: str) -> ColumnElement[bool]:
+    """Part of the display name or e-mail (any case), or exactly the external id.
+
+    One id set per alternative, unioned: each is a scan of one narrow index (name, e-mail)
+    or an index look-up ((source, external_id), naming every source), not of the table.
     """
-    variants = sorted({q, q.lower(), q.capitalize(), q.title(), q.upper()})
-    parts = [select(Member.id).where(Member.display_name.between(v, v + _PREFIX_END))
-             for v in variants]
-    if "@" in q or "." in q:
-        for v in sorted({q.lower(), q}):
-            parts.append(select(Member.id).where(Member.email.between(v, v + _PREFIX_END)))
-    # (source, external_id) is the unique index; naming every source makes it usable.
+    sources = distinct_values(session, Member.source)
+    parts = [select(Member.id).where(_contains(session, Member.display_name, q)),
+             select(Member.id).where(_contains(session, Member.email, q))]
     parts.extend(select(Member.id).where(Member.source == s, Member.external_id == q)
                  for s in sources)
     return Member.id.in_(union(*parts))
 
 
-def member_conditions(f: MemberFilter, sources: list[str]) -> list[ColumnElement[bool]]:
-    """The WHERE conditions of a members-list filter."""
+def search_members(session: Session, q: str = "", *, tier_id: int | None = None,
+                   without_tier: bool = False, source: str | None = None,
+                   region: str | None = None) -> Select:
+    """The member search every page and endpoint uses: a select of matching Members.
+
+    `q` matches part of the display name or e-mail address in any case, or exactly an
+    external id; % and _ in `q` match themselves. `tier_id`, `without_tier`, `source` and
+    `region` narrow the result. Unordered: the caller sorts, pages or counts it (for ids
+    only: `.with_only_columns(Member.id)`).
+    """
     conditions: list[ColumnElement[bool]] = []
-    if f.q:
-        conditions.append(_search_condition(f.q, sources))
-    if f.tier == NO_TIER:
+    if q:
+        conditions.append(_search_condition(session, q))
+    if without_tier:
         conditions.append(Member.tier_id.is_(None))
-    elif f.tier.isdigit():
-        conditions.append(Member.tier_id == int(f.tier))
-    if f.source:
-        conditions.append(Member.source == f.source)
-    if f.region:
-        conditions.append(Member.region == f.region)
-    return conditions
+    elif tier_id is not None:
+        conditions.append(Member.tier_id == tier_id)
+    if source:
+        conditions.append(Member.source == source)
+    if region:
+        conditions.append(Member.region == region)
+    return select(Member).where(*conditions)
 
 
 def _order_by(session: Session, sort: str, defeat_index: bool = False) -> list:
@@ -201,19 +215,78 @@ def _order_by(session: Session, sort: str, defeat_index: bool = False) -> list:
 SMALL_RESULT = 20_000
 
 
-def search_members(session: Session, f: MemberFilter, page: int, per_page: int,
-                   sources: list[str]) -> MemberPage:
-    """One page of members matching the filter, plus the total (one COUNT)."""
-    conditions = member_conditions(f, sources)
-    total = session.scalar(select(func.count()).select_from(Member).where(*conditions)) or 0
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(1, page), pages)
-    order = _order_by(session, f.sort, defeat_index=bool(conditions) and total < SMALL_RESULT)
-    rows = list(session.scalars(
-        select(Member).where(*conditions).order_by(*order)
-        .limit(per_page).offset((page - 1) * per_page)
-    ).unique())
-    return MemberPage(rows=rows, total=total, page=page, pages=pages, per_page=per_page)
+def members_page(session: Session, f: MemberFilter, page: int, per_page: int) -> Page:
+    """One page of the members list (past the end: the last page), plus the total."""
+    query = search_members(
+        session, f.q, tier_id=int(f.tier) if f.tier.isdigit() else None,
+        without_tier=f.tier == NO_TIER, source=f.source or None, region=f.region or None)
+    total = session.scalar(query.with_only_columns(func.count()).select_from(Member)) or 0
+    filtered = query.whereclause is not None
+    order = _order_by(session, f.sort, defeat_index=filtered and total < SMALL_RESULT)
+    query = query.order_by(*order)
+    result = paginate(session, query, page=max(1, page), per_page=per_page, count=total)
+    if result.page > result.pages:
+        result = paginate(session, query, page=result.pages, per_page=per_page, count=total)
+    return result
+
+
+# --- published look-ups: other features call these instead of querying members -----------
+
+def get_member(session: Session, member_id: int) -> Member | None:
+    """The member with this id; None when there is none."""
+    return session.get(Member, member_id)
+
+
+def display_names(session: Session, member_ids) -> dict[int, str]:
+    """Display names of the given members (ids without a member are left out)."""
+    ids = list(member_ids)
+    if not ids:
+        return {}
+    return dict(session.execute(
+        select(Member.id, Member.display_name).where(Member.id.in_(ids))).all())
+
+
+def contributions_by_member(session: Session, start: date, end: date,
+                            member_ids: list[int] | None = None) -> dict[int, tuple[int, int]]:
+    """(answers, accepted solutions) per member over the days start <= day < end.
+
+    Only members with contribution days in the range (of `member_ids`, if given) appear.
+    """
+    query = (select(ContributionDay.member_id, func.sum(ContributionDay.answers),
+                    func.sum(ContributionDay.accepted_solutions))
+             .where(ContributionDay.day >= start, ContributionDay.day < end)
+             .group_by(ContributionDay.member_id))
+    if member_ids is not None:
+        query = query.where(ContributionDay.member_id.in_(member_ids))
+    return {m: (int(a or 0), int(c or 0)) for m, a, c in session.execute(query)}
+
+
+def window_totals_by_tier(session: Session, window: int) -> dict[int | None, tuple[int, int]]:
+    """(answers, accepted solutions) over a statistics window, summed per tier id."""
+    rows = session.execute(
+        select(Member.tier_id, func.sum(MemberWindowStats.answers),
+               func.sum(MemberWindowStats.accepted_solutions))
+        .join(Member, Member.id == MemberWindowStats.member_id)
+        .where(MemberWindowStats.window_days == window)
+        .group_by(Member.tier_id)).all()
+    return {t: (a or 0, s or 0) for t, a, s in rows}
+
+
+def window_as_of(session: Session, window: int) -> date | None:
+    """The day a statistics window was last computed for (None before the first run)."""
+    return session.scalar(select(func.max(MemberWindowStats.as_of))
+                          .where(MemberWindowStats.window_days == window))
+
+
+def tier_changes_by_month(session: Session, since: datetime) -> list[tuple[str, str, int]]:
+    """("YYYY-MM" in UTC, kind, count) of the tier changes since a moment."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = func.to_char(func.timezone("UTC", TierHistory.at), "YYYY-MM")
+    else:
+        key = func.strftime("%Y-%m", TierHistory.at)
+    return [(k, kind, n) for k, kind, n in session.execute(
+        select(key, TierHistory.kind, func.count())
+        .where(TierHistory.at >= since).group_by(key, TierHistory.kind))]
 
 
 # --- leaderboards -------------------------------------------------------------------------
@@ -303,6 +376,13 @@ def score_rank(session: Session, score: int) -> int:
                                .where(Member.score > score)) or 0)
 
 
+def tier_history(session: Session, member_id: int) -> list[TierHistory]:
+    """The member's tier changes, newest first."""
+    return list(session.scalars(
+        select(TierHistory).where(TierHistory.member_id == member_id)
+        .order_by(TierHistory.at.desc(), TierHistory.id.desc())).unique())
+
+
 def member_profile(session: Session, member_id: int, today: date) -> Profile | None:
     """The profile of one member, or None when there is no such member."""
     member = session.get(Member, member_id)
@@ -310,13 +390,10 @@ def member_profile(session: Session, member_id: int, today: date) -> Profile | N
         return None
     stats = {s.window_days: s for s in session.scalars(
         select(MemberWindowStats).where(MemberWindowStats.member_id == member_id))}
-    history = list(session.scalars(
-        select(TierHistory).where(TierHistory.member_id == member_id)
-        .order_by(TierHistory.at.desc(), TierHistory.id.desc())).unique())
     return Profile(
         member=member,
         windows={w: stats.get(w) for w in WINDOWS},
-        history=history,
+        history=tier_history(session, member_id),
         months=member_activity(session, member_id, today),
         score_rank=score_rank(session, member.score or 0),
     )

@@ -10,6 +10,7 @@ from ...extensions import db
 from ...formatting import month_label, short_number
 from ...security import Role, current_role, roles_required
 from ...timeutil import local_today, local_today_and_month_start
+from ...web import page_arg
 from ..models import WINDOWS, Member
 from . import charts, services
 
@@ -28,11 +29,6 @@ KIND_LABELS = {
     "override": _l("Manual override"),
     "override-removed": _l("Override removed"),
 }
-
-
-def _int_arg(name: str, default: int) -> int:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 9 else default
 
 
 def _activity_chart(months, title: str):
@@ -81,8 +77,8 @@ def index():
         region=args.get("region", "") if args.get("region", "") in regions else "",
         sort=sort,
     )
-    result = services.search_members(db.session, filters, _int_arg("page", 1),
-                                     current_app.config.get("MEMBERS_PER_PAGE", 50), sources)
+    result = services.members_page(db.session, filters, page_arg(),
+                                   current_app.config.get("MEMBERS_PER_PAGE", 50))
     return render_template("community/members/index.html", result=result, f=filters,
                            tiers=tiers, sources=sources, regions=regions,
                            no_tier=services.NO_TIER)

@@ -5,7 +5,7 @@ segment as a subquery (events: invite a segment; mailings: the recipients).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ... import audit
 from ...timeutil import utcnow
 from ..models import Member, MemberWindowStats, Tier
+from ..tiers.services import tier_by_name
 from .models import Segment
 from .rules import InvalidCriteria, SegmentCriteria, criteria_from_dict
 
@@ -215,6 +216,63 @@ def check_tiers_exist(session: Session, criteria: SegmentCriteria) -> None:
     missing = [t for t in criteria.tiers if t not in known]
     if missing:
         raise InvalidCriteria(f"unknown tier: {', '.join(missing)}")
+
+
+def saved_segments(session: Session) -> list[tuple[int, str]]:
+    """(id, name) of every saved segment, by name (for pickers in other features)."""
+    return [(i, n) for i, n in session.execute(
+        select(Segment.id, Segment.name).order_by(Segment.name))]
+
+
+def segment_by_name(session: Session, name: str) -> Segment | None:
+    """The saved segment called exactly `name`; None when there is none."""
+    return session.scalar(select(Segment).where(Segment.name == name))
+
+
+SegmentRef = Segment | int | SegmentCriteria | Mapping[str, Any]
+
+
+def resolve_criteria(session: Session, segment_or_criteria: SegmentRef) -> SegmentCriteria:
+    """Checked criteria from a saved segment (or its id), criteria, or a criteria mapping.
+
+    A mapping may name `min_tier` (a tier name: that tier or higher). Unknown segment ids,
+    tier names and criteria raise InvalidCriteria, so nothing silently selects nobody or
+    everybody.
+    """
+    ref = segment_or_criteria
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        segment = session.get(Segment, ref)
+        if segment is None:
+            raise InvalidCriteria(f"no saved segment with id {ref}")
+        ref = segment
+    if isinstance(ref, Segment):
+        criteria = criteria_of(ref)
+    elif isinstance(ref, SegmentCriteria):
+        criteria = ref
+    elif isinstance(ref, Mapping):
+        data = dict(ref)
+        if "min_tier" in data:
+            name = data.pop("min_tier")
+            tier = tier_by_name(session, str(name))
+            if tier is None:
+                raise InvalidCriteria(f"unknown tier {name!r}")
+            data["min_tier_rank"] = tier.rank
+        criteria = criteria_from_dict(data)
+    else:
+        raise InvalidCriteria("give a saved segment or criteria")
+    criteria = validate_extras(criteria)
+    check_tiers_exist(session, criteria)
+    return criteria
+
+
+def resolve_segment(session: Session, segment_or_criteria: SegmentRef, *,
+                    now: datetime | None = None) -> Select:
+    """SELECT members.id of a saved segment (or its id) or of criteria, checked first.
+
+    The one way for other features to turn "a segment" into members (see resolve_criteria
+    for what is accepted and refused); use the result as a subquery.
+    """
+    return segment_query(session, resolve_criteria(session, segment_or_criteria), now=now)
 
 
 def _snapshot(segment: Segment) -> dict[str, Any]:

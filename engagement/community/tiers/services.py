@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ... import audit
@@ -322,6 +322,35 @@ def delete_tier(session: Session, tier: Tier) -> None:
     session.delete(tier)
     session.flush()
     audit.record(session, "tier.delete", "tier", tier_id, before, None)
+
+
+# --- published look-ups: other features call these instead of querying the tiers ----------
+
+def tier_by_name(session: Session, name: str) -> Tier | None:
+    """The tier called `name`, ignoring case; None when there is no such tier."""
+    return session.scalar(select(Tier).where(func.lower(Tier.name) == name.strip().lower()))
+
+
+def tier_by_id(session: Session, tier_id: int) -> Tier | None:
+    """The tier with this id; None when there is none."""
+    return session.get(Tier, tier_id)
+
+
+def tier_names(session: Session) -> list[str]:
+    """Every tier's name, lowest rank first (for messages that list the known tiers)."""
+    return list(session.scalars(select(Tier.name).order_by(Tier.rank)))
+
+
+def tier_member_ids(tier_id: int) -> Select:
+    """SELECT members.id of everyone whose computed tier is `tier_id` (use as a subquery)."""
+    return select(Member.id).where(Member.tier_id == tier_id)
+
+
+def member_tier_rank(session: Session, member_id: int) -> int | None:
+    """The rank of the member's tier as it applies now (an override wins); None: no tier."""
+    tier_id = func.coalesce(Member.tier_override_id, Member.tier_id)
+    return session.scalar(select(Tier.rank).join(Member, Tier.id == tier_id)
+                          .where(Member.id == member_id))
 
 
 def member_counts(session: Session) -> dict[int | None, int]:

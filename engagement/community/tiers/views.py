@@ -1,7 +1,6 @@
 """Tier pages: the ladder, the rule editor with preview, recompute, weights, history, overrides."""
 from __future__ import annotations
 
-import math
 from datetime import date, datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -9,11 +8,12 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from wtforms.fields.choices import SelectChoice
 
+from ...db import paginate
 from ...extensions import db
 from ...security import Role, current_role, roles_required
 from ...settings import get_setting
 from ...timeutil import local_today, utcnow
-from ...web import ConfirmForm
+from ...web import ConfirmForm, page_arg
 from ..models import Member, Tier, TierHistory
 from ..scoring import ScoreWeights, load_weights
 from . import services
@@ -166,7 +166,6 @@ def history():
     kind = request.args.get("kind", "")
     tier_id = request.args.get("tier", type=int)
     member_id = request.args.get("member", type=int)
-    page = max(1, request.args.get("page", 1, type=int))
     conditions = []
     if kind in kinds:
         conditions.append(TierHistory.kind == kind)
@@ -176,17 +175,18 @@ def history():
     if member_id:
         conditions.append(TierHistory.member_id == member_id)
     total = db.session.scalar(select(func.count()).select_from(TierHistory).where(*conditions))
-    pages = max(1, math.ceil((total or 0) / HISTORY_PER_PAGE))
-    page = min(page, pages)
-    rows = db.session.execute(
-        select(TierHistory, Member.display_name)
-        .join(Member, Member.id == TierHistory.member_id)
-        .where(*conditions)
-        .order_by(TierHistory.at.desc(), TierHistory.id.desc())
-        .limit(HISTORY_PER_PAGE).offset((page - 1) * HISTORY_PER_PAGE)
-    ).all()
-    return render_template("community/tiers/history.html", rows=rows, total=total or 0,
-                           page=page, pages=pages, kinds=kinds, kind=kind, tier_id=tier_id,
+    query = (select(TierHistory, Member.display_name)
+             .join(Member, Member.id == TierHistory.member_id)
+             .where(*conditions)
+             .order_by(TierHistory.at.desc(), TierHistory.id.desc()))
+    shown = paginate(db.session, query, page=page_arg(), per_page=HISTORY_PER_PAGE,
+                     scalars=False, count=total or 0)
+    if shown.page > shown.pages:  # past the end: the last page
+        shown = paginate(db.session, query, page=shown.pages, per_page=HISTORY_PER_PAGE,
+                         scalars=False, count=shown.total)
+    return render_template("community/tiers/history.html", rows=shown.items,
+                           total=shown.total, page=shown.page, pages=shown.pages,
+                           kinds=kinds, kind=kind, tier_id=tier_id,
                            member_id=member_id, tiers=_tiers(), kind_labels=_kind_labels())
 
 
