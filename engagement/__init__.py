@@ -98,8 +98,8 @@ def select_locale() -> str:
 
 
 def register_blueprints(app: Flask) -> None:
+    from . import api
     from .accounts.views import bp as accounts_bp
-    from .api import bp as api_bp
     from .community.importers.views import bp as imports_bp
     from .community.members.views import bp as members_bp
     from .community.tiers.views import bp as tiers_bp
@@ -109,8 +109,7 @@ def register_blueprints(app: Flask) -> None:
     from .mail import init_app as init_mail
 
     init_mail(app)  # blueprint "mail" (/mail/...) and the send-outbox command
-    csrf.exempt(api_bp)  # bearer-token API: no cookies, so no CSRF
-    app.register_blueprint(api_bp)
+    api.init_app(app)  # blueprint "api" (/api/v1), CSRF-exempt: bearer tokens, no cookies
 
     from .community import mailings, segments
     from .events import init_app as init_events

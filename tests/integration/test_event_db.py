@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-import engagement.events.api  # noqa: F401  (adds the routes before any app registers `api`)
 from engagement.extensions import db
 from tests import conftest as base
 from tests.factories import make_member
