@@ -33,7 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"])
     check_secret_key(app)
 
-    from . import accounts, audit, community, demo, events, mail, programme, records, rewards
+    from . import accounts, api, audit, community, demo, events, mail, programme, records, rewards
     from .events import member_lookup
 
     register_extensions(app)
@@ -46,7 +46,7 @@ def create_app(config: dict | None = None) -> Flask:
     rewards.init_app(app)
     records.init_app(app)
     programme.init_app(app)
-    register_api(app)  # MERGE: becomes api.init_app(app)
+    api.init_app(app)  # blueprint "api" (/api/v1), CSRF-exempt: bearer tokens, no cookies
     demo.init_app(app)
     register_errorhandlers(app)
     register_request_hooks(app)
@@ -112,12 +112,6 @@ def select_locale() -> str:
     ]
 
 
-def register_api(app: Flask) -> None:
-    """The JSON API blueprint (bearer tokens: no cookies, so no CSRF)."""
-    from .api import bp as api_bp
-
-    csrf.exempt(api_bp)
-    app.register_blueprint(api_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

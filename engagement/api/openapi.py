@@ -1,40 +1,48 @@
-"""The OpenAPI 3.1 document of /api/v1, kept as Python data next to the endpoints.
+"""The OpenAPI 3.1 document of /api/v1: the builder, the shared parts and its own endpoint.
 
-Each feature adds its paths and schemas with `add_operation` / `SCHEMAS` when its module
-is imported; a test checks that the document and the app's URL map agree.
+Each resource module describes its endpoints with `@describe(...)` next to the route and adds
+its schemas to `SCHEMAS` / `PARAMETERS`; the document takes paths, methods and roles from the
+app's URL map, so it lists exactly the routes there are.
 """
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, jsonify
+from flask import Flask, current_app, jsonify
 
 from ..security import public
-from . import bp
+from .blueprint import bp
 from .pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE
 
 API_VERSION = "1.0.0"
 
 
 def ref(kind: str, name: str) -> dict[str, str]:
+    """A `$ref` to a shared component."""
     return {"$ref": f"#/components/{kind}/{name}"}
 
 
 def list_envelope(item_schema: str) -> dict[str, Any]:
-    """The paginated list shape: {"items": [...], "total": N}."""
+    """The paginated list shape: {"items": [...], "total": N, "page": n, "per_page": n}."""
     return {
         "type": "object",
-        "required": ["items", "total"],
+        "required": ["items", "total", "page", "per_page"],
         "properties": {
             "items": {"type": "array", "items": ref("schemas", item_schema)},
             "total": {"type": "integer", "minimum": 0,
                       "description": "Number of matching items over all pages."},
+            "page": {"type": "integer", "minimum": 1, "description": "This page's number."},
+            "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
+                         "description": "Items per page asked for."},
         },
     }
 
 
 def json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A response with a JSON body of `schema`."""
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
@@ -53,66 +61,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
-    "Member": {
-        "type": "object",
-        "required": ["id", "source", "external_id", "display_name", "email", "tier",
-                     "answers", "accepted_solutions", "kudos_received", "posts",
-                     "last_active"],
-        "properties": {
-            "id": {"type": "integer"},
-            "source": {"type": "string", "description": "Where the member was imported from."},
-            "external_id": {"type": "string", "description": "The member's id at the source."},
-            "display_name": {"type": "string"},
-            "email": {"type": ["string", "null"]},
-            "tier": {"type": ["string", "null"], "description": "Current tier's name."},
-            "answers": {"type": "integer", "minimum": 0, "description": "Lifetime."},
-            "accepted_solutions": {"type": "integer", "minimum": 0, "description": "Lifetime."},
-            "kudos_received": {"type": "integer", "minimum": 0, "description": "Lifetime."},
-            "posts": {"type": "integer", "minimum": 0, "description": "Lifetime."},
-            "last_active": {"type": ["string", "null"], "format": "date-time",
-                            "description": "ISO 8601, UTC."},
-        },
-    },
-    "TierHistoryEntry": {
-        "type": "object",
-        "required": ["tier", "from_tier", "at", "reason"],
-        "properties": {
-            "tier": {"type": ["string", "null"], "description": "The tier moved to."},
-            "from_tier": {"type": ["string", "null"], "description": "The tier moved from."},
-            "at": {"type": "string", "format": "date-time"},
-            "reason": {"type": "string"},
-            "kind": {"type": "string",
-                     "examples": ["promotion", "demotion", "override", "override-removed"]},
-        },
-    },
-    "MemberDetail": {
-        "allOf": [
-            ref("schemas", "Member"),
-            {
-                "type": "object",
-                "required": ["tier_history"],
-                "properties": {
-                    "tier_history": {"type": "array",
-                                     "items": ref("schemas", "TierHistoryEntry"),
-                                     "description": "Newest first."},
-                },
-            },
-        ],
-    },
-    "Tier": {
-        "type": "object",
-        "required": ["name", "rank", "rule", "member_count"],
-        "properties": {
-            "id": {"type": "integer"},
-            "name": {"type": "string"},
-            "rank": {"type": "integer", "description": "Higher is better."},
-            "rule": {"type": "string", "description": "The rule in the tier-rule language."},
-            "description": {"type": "string"},
-            "member_count": {"type": "integer", "minimum": 0},
-        },
-    },
-    "MemberList": list_envelope("Member"),
-    "TierList": list_envelope("Tier"),
 }
 
 PARAMETERS: dict[str, dict[str, Any]] = {
@@ -123,9 +71,8 @@ PARAMETERS: dict[str, dict[str, Any]] = {
                  "description": f"Items per page (at most {MAX_PER_PAGE}).",
                  "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
                             "default": DEFAULT_PER_PAGE}},
-    "member_id": {"name": "member_id", "in": "path", "required": True,
-                  "schema": {"type": "integer"}},
 }
+PAGING = [ref("parameters", "page"), ref("parameters", "per_page")]
 
 RESPONSES: dict[str, dict[str, Any]] = {
     "BadRequest": json_response("Invalid parameters.", ref("schemas", "Error")),
@@ -136,81 +83,48 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "NotFound": json_response("No such object.", ref("schemas", "Error")),
 }
 
-PATHS: dict[str, dict[str, dict[str, Any]]] = {}
+
+def describe(operation: dict[str, Any]) -> Callable[[Callable], Callable]:
+    """Attach the endpoint's OpenAPI operation; put it between the route and its roles."""
+    def decorator(view: Callable) -> Callable:
+        view.openapi_operation = operation
+        return view
+    return decorator
 
 
-def add_operation(path: str, method: str, operation: dict[str, Any], *,
-                  roles: tuple[str, ...] | None = None) -> None:
-    """Register one operation; `roles` (None: public) is documented and sets security."""
-    op = dict(operation)
+def _operation(view: Callable) -> dict[str, Any]:
+    """The view's operation with security and the roles (from `roles_required`) filled in."""
+    op = dict(view.openapi_operation)
     responses = dict(op.get("responses", {}))
+    roles = view.allowed_roles
     if roles is None:
         op["security"] = []
     else:
-        allowed = ", ".join(sorted({"admin", *roles}))
+        allowed = ", ".join(sorted(str(r) for r in roles))
         op["description"] = (op.get("description", "") + f"\n\nRoles: {allowed}.").strip()
         responses.setdefault("401", ref("responses", "Unauthorized"))
         responses.setdefault("403", ref("responses", "Forbidden"))
     op["responses"] = responses
-    PATHS.setdefault(path, {})[method.lower()] = op
+    return op
 
 
-STAFF_READ = ("manager", "hr")
-
-add_operation("/api/v1/members", "get", {
-    "operationId": "listMembers",
-    "summary": "List members",
-    "description": "Members ordered by id, with their lifetime totals and current tier.",
-    "tags": ["members"],
-    "parameters": [
-        {"name": "q", "in": "query", "required": False, "schema": {"type": "string"},
-         "description": "Part of the display name, or the exact e-mail or external id."},
-        {"name": "tier", "in": "query", "required": False, "schema": {"type": "string"},
-         "description": "Tier name (case-insensitive); unknown names give a 400."},
-        {"name": "source", "in": "query", "required": False, "schema": {"type": "string"},
-         "description": "Import source, e.g. csv, stackexchange."},
-        ref("parameters", "page"),
-        ref("parameters", "per_page"),
-    ],
-    "responses": {
-        "200": json_response("A page of members.", ref("schemas", "MemberList")),
-        "400": ref("responses", "BadRequest"),
-    },
-}, roles=STAFF_READ)
-
-add_operation("/api/v1/members/{member_id}", "get", {
-    "operationId": "getMember",
-    "summary": "One member with tier history",
-    "tags": ["members"],
-    "parameters": [ref("parameters", "member_id")],
-    "responses": {
-        "200": json_response("The member.", ref("schemas", "MemberDetail")),
-        "404": ref("responses", "NotFound"),
-    },
-}, roles=STAFF_READ)
-
-add_operation("/api/v1/tiers", "get", {
-    "operationId": "listTiers",
-    "summary": "List tiers",
-    "description": "Tiers from the lowest rank up, with the number of members in each.",
-    "tags": ["tiers"],
-    "parameters": [ref("parameters", "page"), ref("parameters", "per_page")],
-    "responses": {
-        "200": json_response("The tiers.", ref("schemas", "TierList")),
-        "400": ref("responses", "BadRequest"),
-    },
-}, roles=STAFF_READ)
-
-add_operation("/api/v1/openapi.json", "get", {
-    "operationId": "getOpenApiDocument",
-    "summary": "This document",
-    "tags": ["meta"],
-    "responses": {"200": json_response("The OpenAPI 3.1 document.", {"type": "object"})},
-}, roles=None)
+def _paths(app: Flask) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every described API route: `/api/v1/events/<int:event_id>` as `{event_id}`."""
+    paths: dict[str, dict[str, dict[str, Any]]] = {}
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions.get(rule.endpoint)
+        if not rule.endpoint.startswith(f"{bp.name}.") or not hasattr(
+                view, "openapi_operation"):
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(view)
+    return paths
 
 
-def build_document(base_url: str) -> dict[str, Any]:
-    """The whole document for a server at `base_url`."""
+def build_document(app: Flask) -> dict[str, Any]:
+    """The whole document for `app`, served at its BASE_URL."""
+    base_url = app.config.get("BASE_URL", "")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -221,12 +135,13 @@ def build_document(base_url: str) -> dict[str, Any]:
                 "Authenticate with `Authorization: Bearer <token>` (create one with "
                 "`flask --app app create-token EMAIL`); the token acts with its user's role. "
                 "Errors are `{\"error\": {\"code\", \"message\"}}`. Lists are paginated "
-                f"(`page`, `per_page` <= {MAX_PER_PAGE}) and return `{{items, total}}`."
+                f"(`page`, `per_page` <= {MAX_PER_PAGE}) and return "
+                "`{items, total, page, per_page}`."
             ),
         },
         "servers": [{"url": base_url.rstrip("/") or "/"}],
         "security": [{"bearerAuth": []}],
-        "paths": copy.deepcopy(PATHS),
+        "paths": copy.deepcopy(_paths(app)),
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer",
@@ -240,6 +155,13 @@ def build_document(base_url: str) -> dict[str, Any]:
 
 
 @bp.route("/openapi.json")
+@describe({
+    "operationId": "getOpenApiDocument",
+    "summary": "This document",
+    "tags": ["meta"],
+    "responses": {"200": json_response("The OpenAPI 3.1 document.", {"type": "object"})},
+})
 @public
 def openapi_document():
-    return jsonify(build_document(current_app.config.get("BASE_URL", "")))
+    """The OpenAPI document; public, so clients can read it before they have a token."""
+    return jsonify(build_document(current_app._get_current_object()))

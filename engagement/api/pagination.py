@@ -1,7 +1,9 @@
-"""Query-string parsing shared by the list endpoints: `?page=&per_page=` (SPEC §4a)."""
+"""Query-string parsing shared by the list endpoints (`?page=&per_page=`, SPEC §4a) and the
+list answer's envelope."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import request
 
@@ -52,3 +54,8 @@ def text_arg(name: str, max_length: int = 255) -> str | None:
         raise ApiError(400, f"{name} is longer than {max_length} characters",
                        "invalid_parameter")
     return raw.strip()
+
+
+def list_body(items: list[Any], total: int, page: Page) -> dict[str, Any]:
+    """A list answer: {"items", "total", "page", "per_page"}."""
+    return {"items": items, "total": total, "page": page.page, "per_page": page.per_page}

@@ -1,7 +1,6 @@
 """Rewards: catalogue, grants and the tax-aware gift ledger (Issue 6).
 
-The API routes live in `rewards/api.py`, imported by `engagement/api/__init__.py` (routes
-must be on the shared blueprint before it is registered on the app).
+Its JSON API lives in the api package (`api/rewards.py`); rewards never imports the API.
 """
 from __future__ import annotations
 

@@ -137,6 +137,8 @@ def test_real_answers_fit_the_schemas(app, client, document):
 
     body = check("/api/v1/members", "MemberList")
     assert body["total"] == 2
+    assert (body["page"], body["per_page"]) == (1, 50)
+    assert check("/api/v1/tiers?page=2&per_page=3", "TierList")["page"] == 2
     detail = check(f"/api/v1/members/{member_id}", "MemberDetail")
     assert detail["tier_history"][0]["tier"] == "Expert"
     check("/api/v1/tiers", "TierList")

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-import engagement.events.api  # noqa: F401  (adds the routes before any app registers `api`)
 from engagement.extensions import db
 from tests.factories import make_event, make_member
 

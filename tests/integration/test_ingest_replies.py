@@ -17,7 +17,6 @@ import icalendar
 import pytest
 from sqlalchemy import func, select
 
-import engagement.events.inbound_api  # noqa: F401  (adds the route before any app registers `api`)
 from engagement.accounts.services import create_token
 from engagement.audit import AuditEntry
 from engagement.events import inbound, rsvp, rules, services

@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-import engagement.rewards.api  # noqa: F401  (routes on the api blueprint before it registers)
 from engagement.accounts.services import create_token
 from engagement.audit import AuditEntry
 from engagement.community.tiers.services import tier_member_ids

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-import engagement.rewards.api  # noqa: F401  (routes on the api blueprint before it registers)
 from engagement.audit import AuditEntry
 from engagement.extensions import db
 from engagement.rewards import init_app, services

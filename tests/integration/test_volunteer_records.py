@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-import engagement.records.volunteer_api  # noqa: F401  (routes on the api blueprint)
 from engagement.accounts.services import create_token
 from engagement.audit import AuditEntry
 from engagement.community.models import Member

@@ -1,16 +1,39 @@
-"""JSON API for volunteer records (SPEC §8); routes on the shared `api` blueprint."""
+"""API: volunteer records of a year, as JSON pages or CSV (SPEC §8)."""
 from __future__ import annotations
 
 from typing import Any
 
 from flask import jsonify, request
 
-from ..api import bp
-from ..api.errors import ApiError
-from ..api.openapi import SCHEMAS, add_operation, json_response, list_envelope, ref
-from ..api.pagination import page_args
+from ..db import paginate_list
+from ..records import volunteer_views as views
 from ..security import Role, roles_required
-from . import volunteer_views as views
+from .blueprint import bp
+from .errors import ApiError
+from .openapi import PAGING, SCHEMAS, describe, json_response, list_envelope, ref
+from .pagination import list_body, page_args
+
+SCHEMAS["VolunteerRecord"] = {
+    "type": "object",
+    "properties": {
+        "member_id": {"type": "integer"}, "display_name": {"type": ["string", "null"]},
+        "year": {"type": "integer"}, "answers": {"type": "integer"},
+        "accepted_solutions": {"type": "integer"},
+        "estimated_hours": {"type": "string", "description": "Decimal hours, e.g. \"2.33\"."},
+        "role_hours": {"type": "string"}, "total_hours": {"type": "string"},
+        "events_attended": {"type": "integer"},
+        "rewards_value": {"type": "string", "description": "EUR, two decimals."},
+        "reward_flag": {"type": "string", "enum": ["ok", "at_limit", "over"]},
+        "missing_agreement": {"type": "boolean"},
+        "signed_off_at": {"type": ["string", "null"], "format": "date-time"},
+        "changed_since_signoff": {"type": "array", "items": {"type": "string"}},
+    },
+}
+SCHEMAS["VolunteerRecordList"] = list_envelope("VolunteerRecord")
+_YEAR = {"name": "year", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 1901, "maximum": 2999},
+         "description": "Calendar year (default: the current year)."}
+
 
 
 def record_json(r, names: dict[int, str]) -> dict[str, Any]:
@@ -42,52 +65,27 @@ def _year() -> int:
 
 
 @bp.get("/records")
-@roles_required(Role.HR, Role.MANAGER)
-def api_volunteer_records():
-    year, page = _year(), page_args()
-    _all, records = views.sorted_records(year, "member")
-    rows = records[page.offset:page.offset + page.per_page]
-    names = views.names_for([r.member_id for r in rows])
-    return jsonify({"items": [record_json(r, names) for r in rows], "total": len(records)})
-
-
-@bp.get("/records.csv")
-@roles_required(Role.HR, Role.MANAGER)
-def api_volunteer_records_csv():
-    return views.csv_response(_year())
-
-
-SCHEMAS["VolunteerRecord"] = {
-    "type": "object",
-    "properties": {
-        "member_id": {"type": "integer"}, "display_name": {"type": ["string", "null"]},
-        "year": {"type": "integer"}, "answers": {"type": "integer"},
-        "accepted_solutions": {"type": "integer"},
-        "estimated_hours": {"type": "string", "description": "Decimal hours, e.g. \"2.33\"."},
-        "role_hours": {"type": "string"}, "total_hours": {"type": "string"},
-        "events_attended": {"type": "integer"},
-        "rewards_value": {"type": "string", "description": "EUR, two decimals."},
-        "reward_flag": {"type": "string", "enum": ["ok", "at_limit", "over"]},
-        "missing_agreement": {"type": "boolean"},
-        "signed_off_at": {"type": ["string", "null"], "format": "date-time"},
-        "changed_since_signoff": {"type": "array", "items": {"type": "string"}},
-    },
-}
-SCHEMAS["VolunteerRecordList"] = list_envelope("VolunteerRecord")
-_YEAR = {"name": "year", "in": "query", "required": False,
-         "schema": {"type": "integer", "minimum": 1901, "maximum": 2999},
-         "description": "Calendar year (default: the current year)."}
-add_operation("/api/v1/records", "get", {
+@describe({
     "operationId": "listVolunteerRecords",
     "summary": "Volunteer records of one year",
     "description": "One entry per member with activity in the year, ordered by member id.",
     "tags": ["records"],
-    "parameters": [_YEAR, ref("parameters", "page"), ref("parameters", "per_page")],
+    "parameters": [_YEAR, *PAGING],
     "responses": {"200": json_response("A page of member-year records.",
                                        ref("schemas", "VolunteerRecordList")),
                   "400": ref("responses", "BadRequest")},
-}, roles=("hr", "manager"))
-add_operation("/api/v1/records.csv", "get", {
+})
+@roles_required(Role.HR, Role.MANAGER)
+def api_volunteer_records():
+    year, page = _year(), page_args()
+    _all, records = views.sorted_records(year, "member")
+    rows = paginate_list(records, page=page.page, per_page=page.per_page)
+    names = views.names_for([r.member_id for r in rows.items])
+    return jsonify(list_body([record_json(r, names) for r in rows.items], rows.total, page))
+
+
+@bp.get("/records.csv")
+@describe({
     "operationId": "exportVolunteerRecords",
     "summary": "Volunteer records of one year as CSV",
     "tags": ["records"],
@@ -95,4 +93,7 @@ add_operation("/api/v1/records.csv", "get", {
     "responses": {"200": {"description": "CSV (cells that could start a formula are quoted).",
                           "content": {"text/csv": {"schema": {"type": "string"}}}},
                   "400": ref("responses", "BadRequest")},
-}, roles=("hr", "manager"))
+})
+@roles_required(Role.HR, Role.MANAGER)
+def api_volunteer_records_csv():
+    return views.csv_response(_year())

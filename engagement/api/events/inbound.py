@@ -1,4 +1,4 @@
-"""POST /api/v1/inbound/mail: mail providers that forward inbound mail post it here raw.
+"""API: `POST /api/v1/inbound/mail` — mail providers that forward inbound mail post it here raw.
 
 Authenticated like the rest of the API: the bearer token of a manager (or admin) user, so a
 leaked token is revoked in the UI like any other. The answer is 200 even when the mail was
@@ -9,41 +9,15 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, request
 
-from ..api import bp
-from ..api.errors import ApiError
-from ..api.openapi import SCHEMAS, add_operation, json_response, ref
-from ..extensions import db
-from ..security import Role, roles_required
-from ..timeutil import utcnow
-from . import inbound
+from ...events import inbound
+from ...extensions import db
+from ...security import Role, roles_required
+from ...timeutil import utcnow
+from ..blueprint import bp
+from ..errors import ApiError
+from ..openapi import SCHEMAS, describe, json_response, ref
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024  # calendar replies are a few KB; attachments are not read
-
-
-def _max_bytes() -> int:
-    return int(current_app.config.get("INBOUND_MAIL_MAX_BYTES", DEFAULT_MAX_BYTES))
-
-
-@bp.post("/inbound/mail")
-@roles_required(Role.MANAGER)
-def inbound_mail():
-    """Apply the calendar replies in one raw RFC 822 message."""
-    if request.mimetype != "message/rfc822":
-        raise ApiError(415, "send the raw mail with Content-Type: message/rfc822",
-                       "unsupported_media_type")
-    limit = _max_bytes()
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, f"the mail is larger than {limit} bytes")
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit:
-        raise ApiError(413, f"the mail is larger than {limit} bytes")
-    if not raw.strip():
-        raise ApiError(400, "the body is empty; send the raw mail")
-    outcomes = inbound.ingest_message(db.session, raw, now=utcnow(), label="")
-    return jsonify({"message_id": outcomes[0].message_id if outcomes else "",
-                    "counts": inbound.counts(outcomes),
-                    "outcomes": [o.as_json() for o in outcomes]})
-
 
 SCHEMAS["InboundOutcome"] = {
     "type": "object", "required": ["result", "message_id", "reason"],
@@ -77,7 +51,14 @@ SCHEMAS["InboundResult"] = {
         "outcomes": {"type": "array", "items": ref("schemas", "InboundOutcome")},
     },
 }
-add_operation("/api/v1/inbound/mail", "post", {
+
+
+def _max_bytes() -> int:
+    return int(current_app.config.get("INBOUND_MAIL_MAX_BYTES", DEFAULT_MAX_BYTES))
+
+
+@bp.post("/inbound/mail")
+@describe({
     "operationId": "ingestInboundMail",
     "summary": "Apply calendar replies (iMIP METHOD:REPLY) in a raw mail",
     "description": "For mail providers that post inbound mail. The body is the complete "
@@ -95,4 +76,23 @@ add_operation("/api/v1/inbound/mail", "post", {
                              ref("schemas", "Error")),
         "415": json_response("Not message/rfc822.", ref("schemas", "Error")),
     },
-}, roles=("manager",))
+})
+@roles_required(Role.MANAGER)
+def inbound_mail():
+    """Apply the calendar replies in one raw RFC 822 message."""
+    if request.mimetype != "message/rfc822":
+        raise ApiError(415, "send the raw mail with Content-Type: message/rfc822",
+                       "unsupported_media_type")
+    limit = _max_bytes()
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"the mail is larger than {limit} bytes")
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(413, f"the mail is larger than {limit} bytes")
+    if not raw.strip():
+        raise ApiError(400, "the body is empty; send the raw mail")
+    outcomes = inbound.ingest_message(db.session, raw, now=utcnow(), label="")
+    return jsonify({"message_id": outcomes[0].message_id if outcomes else "",
+                    "counts": inbound.counts(outcomes),
+                    "outcomes": [o.as_json() for o in outcomes]})
+

@@ -1,24 +1,42 @@
-"""`POST /api/v1/checkins` (SPEC §4a): check an invitation in by scan token or id."""
+"""API: `POST /api/v1/checkins` (SPEC §4a) — check an invitation in by scan token or id."""
 from __future__ import annotations
 
 from flask import jsonify
 from itsdangerous import BadSignature
 
-from ..api import bp
-from ..api.errors import ApiError
-from ..extensions import db
-from ..security import Role, roles_required
-from ..timeutil import utcnow
-from . import checkin
-from .api import _body, invitation_json
-from .models import Invitation
+from ...events import checkin
+from ...events.models import Invitation
+from ...extensions import db
+from ...security import Role, roles_required
+from ...timeutil import utcnow
+from ..blueprint import bp
+from ..errors import ApiError
+from ..fields import json_body
+from ..openapi import describe, json_response, ref
+from .events import ERRORS
+from .invitations import invitation_json
 
 
 @bp.route("/checkins", methods=["POST"])
+@describe({
+    "operationId": "checkIn", "summary": "Check an invitation in at the door",
+    "description": "Give `token` (the signed part of the scan URL `/checkin/<token>` in the "
+                   "ticket's QR code) or `invitation_id`. Idempotent: a second check-in "
+                   "answers 200 with the first `checked_in_at`. 409 when the invitation is "
+                   "not accepted, the event is cancelled or the token has expired.",
+    "tags": ["events"],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "additionalProperties": False,
+        "properties": {"token": {"type": "string"}, "invitation_id": {"type": "integer"}},
+        "oneOf": [{"required": ["token"]}, {"required": ["invitation_id"]}]}}}},
+    "responses": {"200": json_response("The invitation, `checked_in_at` set.",
+                                       ref("schemas", "Invitation")),
+                  "400": ref("responses", "BadRequest"), **ERRORS},
+})
 @roles_required(Role.MANAGER)
 def api_check_in():
     """Idempotent: checking in twice answers 200 with the first check-in time."""
-    data = _body()
+    data = json_body()
     token, invitation_id = data.get("token"), data.get("invitation_id")
     if (token is None) == (invitation_id is None):
         raise ApiError(422, "give exactly one of token or invitation_id", "invalid")

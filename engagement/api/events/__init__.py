@@ -1,0 +1,1 @@
+"""API resources of the events feature: events, invitations, check-ins, inbound mail."""

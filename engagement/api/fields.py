@@ -1,0 +1,47 @@
+"""JSON in and out: the request body, typed field readers (422 on a bad value), timestamps."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import request
+
+from .errors import ApiError
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object; a 400 for anything else."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "the body must be a JSON object", "invalid_json")
+    return data
+
+
+def invalid(field: str, message: str) -> ApiError:
+    """The 422 for one field with a bad value."""
+    return ApiError(422, f"{field}: {message}", "invalid")
+
+
+def text(data: dict, name: str, default: str = "") -> str:
+    """An optional string field; null means empty."""
+    value = data.get(name, default)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise invalid(name, "must be a string")
+    return value
+
+
+def int_or_none(data: dict, name: str, default: int | None = None) -> int | None:
+    """An optional whole-number field; booleans are not numbers here."""
+    value = data.get(name, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid(name, "must be a whole number or null")
+    return value
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """A stored UTC instant as ISO 8601 with `Z`."""
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
