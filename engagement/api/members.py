@@ -5,8 +5,9 @@ from flask import jsonify
 from sqlalchemy import func, select
 
 from ..community.members.serialize import member_rows, row_dict, tier_history_dict
-from ..community.members.services import search_members
-from ..community.models import Member, Tier, TierHistory
+from ..community.members.services import search_members, tier_history
+from ..community.models import Member, Tier
+from ..community.tiers import services as tiers
 from ..db import paginate
 from ..extensions import db
 from ..security import Role, roles_required
@@ -70,9 +71,9 @@ PARAMETERS["member_id"] = {"name": "member_id", "in": "path", "required": True,
 
 def tier_by_name(name: str) -> Tier:
     """The tier called `name` (case-insensitive); a 400 naming the known tiers otherwise."""
-    tier = db.session.scalar(select(Tier).where(func.lower(Tier.name) == name.lower()))
+    tier = tiers.tier_by_name(db.session, name)
     if tier is None:
-        known = ", ".join(db.session.scalars(select(Tier.name).order_by(Tier.rank)))
+        known = ", ".join(tiers.tier_names(db.session))
         raise ApiError(400, f"unknown tier {name!r}; known tiers: {known}", "unknown_tier")
     return tier
 
@@ -139,8 +140,5 @@ def get_member(member_id: int):
     row = db.session.execute(member_rows().where(Member.id == member_id)).first()
     if row is None:
         raise ApiError(404, f"no member with id {member_id}")
-    history = db.session.scalars(
-        select(TierHistory).where(TierHistory.member_id == member_id)
-        .order_by(TierHistory.at.desc(), TierHistory.id.desc())
-    ).all()
+    history = tier_history(db.session, member_id)
     return jsonify({**row_dict(row), "tier_history": [tier_history_dict(h) for h in history]})

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from flask import jsonify
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from ..community.models import Member, Tier
+from ..community.models import Tier
+from ..community.tiers import services as tier_services
 from ..db import paginate
 from ..extensions import db
 from ..security import Role, roles_required
@@ -43,11 +44,7 @@ SCHEMAS["TierList"] = list_envelope("Tier")
 def list_tiers():
     """All tiers, lowest rank first, each with how many members hold it now."""
     page = page_args()
-    # One GROUP BY over the (tier_id, score) index instead of a count per tier.
-    counts = dict(db.session.execute(
-        select(Member.tier_id, func.count()).where(Member.tier_id.is_not(None))
-        .group_by(Member.tier_id)
-    ).all())
+    counts = tier_services.member_counts(db.session)
     tiers = paginate(db.session, select(Tier).order_by(Tier.rank),
                      page=page.page, per_page=page.per_page)
     items = [{"id": t.id, "name": t.name, "rank": t.rank, "rule": t.rule,
