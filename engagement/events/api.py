@@ -14,9 +14,10 @@ from ..api.pagination import page_args
 from ..extensions import db
 from ..security import Role, roles_required
 from ..timeutil import utcnow
-from . import notifications, rsvp, rules, services
-from .calendar import build_calendar
+from . import notifications, rules, services
+from .calendar.ics import build_calendar
 from .models import Event, Invitation
+from .rsvp import services as rsvp
 
 EVENT_FIELDS = ("title", "description", "venue", "address", "starts_at", "ends_at", "timezone",
                 "capacity", "rsvp_deadline", "plus_one_allowed", "per_attendee_cost",

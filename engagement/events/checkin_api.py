@@ -9,8 +9,8 @@ from ..api.errors import ApiError
 from ..extensions import db
 from ..security import Role, roles_required
 from ..timeutil import utcnow
-from . import checkin
 from .api import _body, invitation_json
+from .checkin import services as checkin
 from .models import Invitation
 
 

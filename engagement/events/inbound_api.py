@@ -15,7 +15,7 @@ from ..api.openapi import SCHEMAS, add_operation, json_response, ref
 from ..extensions import db
 from ..security import Role, roles_required
 from ..timeutil import utcnow
-from . import inbound
+from .calendar import inbound
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024  # calendar replies are a few KB; attachments are not read
 

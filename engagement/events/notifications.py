@@ -14,20 +14,19 @@ from babel.dates import format_date, format_datetime, format_time
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import signing
 from ..community.models import Member
 from ..mail import outbox
 from ..mail.compose import build_message
 from ..mail.render import Skip, register_renderer
 from ..timeutil import utcnow
-from .calendar import Attendee, build_calendar
+from .calendar.ics import Attendee, build_calendar
 from .models import ACTIVE_STATUSES, Event, Invitation
 from .rules import google_calendar_url, location_text
 
-SALT = "invitation"
 MAIL_LANGUAGES = ("de", "en")
 KINDS = ("invitation", "update", "cancel", "reminder")
 
@@ -44,25 +43,14 @@ class Recipient:
     locale: str | None
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
-
-
 def make_token(invitation_id: int, nonce: str) -> str:
     """The secret part of an invitation link: signed (invitation id, nonce)."""
-    return _serializer().dumps([invitation_id, nonce])
+    return signing.make_pair("invitation", invitation_id, nonce)
 
 
 def read_token(token: str) -> tuple[int, str]:
-    """(invitation id, nonce) from a link token; raises BadSignature when forged or garbled."""
-    try:
-        data = _serializer().loads(token)
-    except (BadSignature, ValueError, TypeError) as exc:
-        raise BadSignature("invalid invitation link") from exc
-    if (not isinstance(data, list) or len(data) != 2 or not isinstance(data[0], int)
-            or not isinstance(data[1], str)):
-        raise BadSignature("invalid invitation link")
-    return data[0], data[1]
+    """(invitation id, nonce) from a link token; raises signing.LinkInvalid when forged."""
+    return signing.read_pair("invitation", token)
 
 
 def base_url() -> str:
@@ -240,7 +228,7 @@ def reminder_key_prefix(event_id: int) -> str:
     return f"event:{event_id}:reminder:"
 
 
-# Registered at import: whatever imports the events services (app, CLI, worker) can queue
-# and render event mails; the mail package itself never imports events.
-for _kind in KINDS:
-    register_renderer(mail_kind(_kind), render_event_mails)
+def register_mail_renderers() -> None:
+    """Let the mail worker render the deferred event mails (called by events.init_app)."""
+    for kind in KINDS:
+        register_renderer(mail_kind(kind), render_event_mails)

@@ -5,9 +5,7 @@ from datetime import datetime
 from decimal import InvalidOperation
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime as babel_datetime
 from flask import (
-    Blueprint,
     Response,
     abort,
     current_app,
@@ -17,11 +15,8 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from itsdangerous import BadSignature
 from sqlalchemy import func, or_, select
 
 from ..community.models import Member
@@ -29,52 +24,15 @@ from ..extensions import db
 from ..security import Role, public, roles_required
 from ..timeutil import utcnow
 from ..web import ConfirmForm
-from . import notifications, rsvp, rules, services
-from .calendar import build_calendar
+from . import notifications, rules, services
+from .blueprint import bp, event_or_404, invitation_from_token
+from .calendar.ics import build_calendar
 from .forms import EMPTY_QUESTION_ROWS, EventForm, InviteForm, SegmentInviteForm
 from .models import Event, EventStatus, Invitation
+from .rsvp import services as rsvp
+from .rsvp import views as rsvp_views
 
-bp = Blueprint("events", __name__)
 PER_PAGE = 50
-SKIP_LABELS = {
-    services.SKIP_NOT_FOUND: _l("no such member"),
-    services.SKIP_NO_EMAIL: _l("no e-mail address"),
-    services.SKIP_OPTED_OUT: _l("opted out of programme mail"),
-    services.SKIP_ALREADY_INVITED: _l("already invited"),
-}
-
-
-@bp.app_template_filter("in_zone")
-def in_zone(value: datetime | None, tz_name: str, fmt: str = "medium") -> str:
-    """A UTC time on the event's wall clock (not the viewer's), in the page's language."""
-    if value is None:
-        return "—"
-    return babel_datetime(value, fmt, tzinfo=ZoneInfo(tz_name), locale=str(get_locale()))
-
-
-STATUS_LABELS = {
-    "draft": _l("Draft"), "published": _l("Published"), "cancelled": _l("Cancelled"),
-    "invited": _l("Invited"), "accepted": _l("Accepted"), "tentative": _l("Tentative"),
-    "declined": _l("Declined"), "waitlisted": _l("Waiting list"),
-}
-
-
-@bp.app_template_global("status_label")
-def status_label(status) -> str:
-    """The translated name of an event or invitation status."""
-    return str(STATUS_LABELS.get(str(status), str(status)))
-
-
-@bp.app_template_global("skip_label")
-def skip_label(reason: str) -> str:
-    return str(SKIP_LABELS.get(reason, reason))
-
-
-def _event_or_404(event_id: int) -> Event:
-    event = db.session.get(Event, event_id)
-    if event is None:
-        abort(404)
-    return event
 
 
 def _local_naive(value: datetime | None, tz_name: str) -> datetime | None:
@@ -220,7 +178,7 @@ def create():
 @bp.route("/events/<int:event_id>")
 @roles_required(Role.MANAGER, Role.HR)
 def detail(event_id: int):
-    event = _event_or_404(event_id)
+    event = event_or_404(event_id)
     return _render_detail(event)
 
 
@@ -264,7 +222,7 @@ def _segment_choices() -> list[tuple[str, str]]:
 @bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])
 @roles_required(Role.MANAGER)
 def edit(event_id: int):
-    event = _event_or_404(event_id)
+    event = event_or_404(event_id)
     if event.status == EventStatus.CANCELLED:
         flash(_("A cancelled event cannot be changed."), "error")
         return redirect(url_for("events.detail", event_id=event.id))
@@ -292,7 +250,7 @@ def edit(event_id: int):
 @bp.route("/events/<int:event_id>/publish", methods=["POST"])
 @roles_required(Role.MANAGER)
 def publish(event_id: int):
-    event = _event_or_404(event_id)
+    event = event_or_404(event_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
@@ -307,7 +265,7 @@ def publish(event_id: int):
 @bp.route("/events/<int:event_id>/cancel", methods=["GET", "POST"])
 @roles_required(Role.MANAGER)
 def cancel(event_id: int):
-    event = _event_or_404(event_id)
+    event = event_or_404(event_id)
     form = ConfirmForm()
     if request.method == "POST":
         if not form.validate_on_submit():
@@ -326,7 +284,7 @@ def cancel(event_id: int):
 @bp.route("/events/<int:event_id>/event.ics")
 @roles_required(Role.MANAGER, Role.HR)
 def ics(event_id: int):
-    event = _event_or_404(event_id)
+    event = event_or_404(event_id)
     return _ics_response(event, None)
 
 
@@ -368,7 +326,7 @@ def _criteria_from_form(form: SegmentInviteForm):
 def invite_segment(event_id: int):
     from ..community.segments import services as seg
 
-    event = _event_or_404(event_id)
+    event = event_or_404(event_id)
     form = SegmentInviteForm()
     form.segment_id.choices = _segment_choices()
     if not form.validate_on_submit():
@@ -387,7 +345,7 @@ def invite_segment(event_id: int):
 @bp.route("/events/<int:event_id>/invite", methods=["POST"])
 @roles_required(Role.MANAGER)
 def invite(event_id: int):
-    event = _event_or_404(event_id)
+    event = event_or_404(event_id)
     form = InviteForm()
     if not form.validate_on_submit():
         abort(400)
@@ -423,7 +381,7 @@ def _group_skipped(result: services.InviteResult) -> dict[str, list[services.Ski
 @bp.route("/i/<token>")
 @public
 def invitation_page(token: str):
-    invitation, status = _invitation_from_token(token)
+    invitation, status = invitation_from_token(token)
     if invitation is None:
         return render_template("events/invitation_invalid.html", reason=status), status
     return rsvp_views.render_invitation(invitation, token)
@@ -432,26 +390,8 @@ def invitation_page(token: str):
 @bp.route("/i/<token>/event.ics")
 @public
 def invitation_ics(token: str):
-    invitation, status = _invitation_from_token(token)
+    invitation, status = invitation_from_token(token)
     if invitation is None:
         abort(status)
     url = notifications.invitation_url(invitation.id, invitation.nonce)
     return _ics_response(invitation.event, url)
-
-
-def _invitation_from_token(token: str) -> tuple[Invitation | None, int]:
-    try:
-        invitation_id, nonce = notifications.read_token(token)
-    except BadSignature:
-        return None, 404
-    invitation = services.load_invitation(db.session, invitation_id, nonce)
-    if invitation is None:
-        return None, 404
-    if utcnow() > rules.link_expiry(invitation.event.ends_at):
-        return None, 410
-    return invitation, 200
-
-
-# Routes on this blueprint: RSVP (rsvp_views), My invitations and calendar feed (member_views),
-# ticket, scan and door list (checkin_views).
-from . import checkin_views, member_views, rsvp_views  # noqa: E402,F401

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engagement.events import rsvp_rules as r
+from engagement.events.rsvp import rules as r
 
 NOW = datetime(2027, 5, 1, 12, 0, tzinfo=UTC)
 
