@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, and_, func, null, select
+from sqlalchemy import Select, and_, func, null, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -396,3 +396,26 @@ def member_invitations(session: Session, member_id: int, *, now: datetime, past_
         query.where(Event.ends_at < now).order_by(Event.starts_at.desc(), Event.id.desc())
         .limit(past_limit)).all()
     return [tuple(r) for r in upcoming], [tuple(r) for r in past]
+
+
+def guest_list_query(event_id: int) -> Select:
+    """(Invitation, Member) rows of the event's invitees in invitation order."""
+    return (select(Invitation, Member).join(Member, Member.id == Invitation.member_id)
+            .where(Invitation.event_id == event_id).order_by(Invitation.id))
+
+
+def find_members_to_invite(session: Session, q: str, *, limit: int = 20) -> list[Member]:
+    """Members whose name or e-mail contains `q` (the user's % and _ are dropped)."""
+    pattern = "%" + q.lower().replace("%", "").replace("_", "") + "%"
+    return list(session.scalars(
+        select(Member).where(or_(func.lower(Member.display_name).like(pattern),
+                                 func.lower(Member.email).like(pattern)))
+        .order_by(Member.display_name).limit(limit)))
+
+
+def segment_names(session: Session) -> list[tuple[int, str]]:
+    """(id, name) of the saved segments, by name (to invite one)."""
+    from ..community.segments.models import Segment
+
+    return [(i, n) for i, n in session.execute(
+        select(Segment.id, Segment.name).order_by(Segment.name))]

@@ -17,18 +17,17 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, or_, select
 
-from ..community.models import Member
+from ..db import paginate
 from ..extensions import db
 from ..security import Role, public, roles_required
 from ..timeutil import utcnow
-from ..web import ConfirmForm
+from ..web import ConfirmForm, page_arg
 from . import notifications, rules, services
 from .blueprint import bp, event_or_404, invitation_from_token
 from .calendar.ics import build_calendar
 from .forms import EMPTY_QUESTION_ROWS, EventForm, InviteForm, SegmentInviteForm
-from .models import Event, EventStatus, Invitation
+from .models import Event, EventStatus
 from .rsvp import services as rsvp
 from .rsvp import views as rsvp_views
 
@@ -146,14 +145,12 @@ def _default_organizer() -> tuple[str, str]:
 @roles_required(Role.MANAGER, Role.HR)
 def index():
     past = request.args.get("when") == "past"
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    now = utcnow()
-    query = services.events_query(past=past, now=now)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    events = db.session.scalars(query.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
-    counts = services.invitation_counts(db.session, [e.id for e in events])
-    return render_template("events/index.html", events=events, counts=counts, past=past,
-                           page=page, pages=max(1, -(-total // PER_PAGE)), total=total)
+    listing = paginate(db.session, services.events_query(past=past, now=utcnow()),
+                       page=page_arg(), per_page=PER_PAGE)
+    counts = services.invitation_counts(db.session, [e.id for e in listing.items])
+    return render_template("events/index.html", events=listing.items, counts=counts,
+                           past=past, page=listing.page, pages=listing.pages,
+                           total=listing.total)
 
 
 @bp.route("/events/new", methods=["GET", "POST"])
@@ -184,25 +181,17 @@ def detail(event_id: int):
 
 def _render_detail(event: Event, *, preview=None, preview_error=None, segment_form=None,
                    status: int = 200):
-    page = max(1, request.args.get("page", 1, type=int) or 1)
     counts = services.invitation_counts(db.session, [event.id])[event.id]
-    invitations = db.session.execute(
-        select(Invitation, Member).join(Member, Member.id == Invitation.member_id)
-        .where(Invitation.event_id == event.id).order_by(Invitation.id)
-        .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    guests = paginate(db.session, services.guest_list_query(event.id), page=page_arg(),
+                      per_page=PER_PAGE, scalars=False, count=counts["total"])
     q = (request.args.get("q") or "").strip()
-    found = []
-    if q and event.status == EventStatus.PUBLISHED:
-        pattern = "%" + q.lower().replace("%", "").replace("_", "") + "%"
-        found = db.session.scalars(
-            select(Member).where(or_(func.lower(Member.display_name).like(pattern),
-                                     func.lower(Member.email).like(pattern)))
-            .order_by(Member.display_name).limit(20)).all()
+    found = (services.find_members_to_invite(db.session, q)
+             if q and event.status == EventStatus.PUBLISHED else [])
     segment_form = segment_form or SegmentInviteForm(formdata=None)
     segment_form.segment_id.choices = _segment_choices()
     return render_template(
-        "events/detail.html", event=event, counts=counts, invitations=invitations, page=page,
-        pages=max(1, -(-counts["total"] // PER_PAGE)), q=q, found=found,
+        "events/detail.html", event=event, counts=counts, invitations=guests.items,
+        page=guests.page, pages=guests.pages, q=q, found=found,
         invite_form=InviteForm(formdata=None), segment_form=segment_form,
         confirm=ConfirmForm(), preview=preview, preview_error=preview_error,
         google_url=notifications.google_link(event),
@@ -211,12 +200,7 @@ def _render_detail(event: Event, *, preview=None, preview_error=None, segment_fo
 
 def _segment_choices() -> list[tuple[str, str]]:
     choices = [("", _("— ad-hoc criteria below —"))]
-    try:
-        from ..community.segments.models import Segment
-    except ImportError:
-        return choices
-    rows = db.session.execute(select(Segment.id, Segment.name).order_by(Segment.name)).all()
-    return choices + [(str(i), n) for i, n in rows]
+    return choices + [(str(i), n) for i, n in services.segment_names(db.session)]
 
 
 @bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])
