@@ -34,7 +34,6 @@ def create_app(config: dict | None = None) -> Flask:
     check_secret_key(app)
 
     from . import accounts, api, audit, community, demo, events, mail, programme, records, rewards
-    from .events import member_lookup
 
     register_extensions(app)
     audit.init_app(app)
@@ -42,7 +41,6 @@ def create_app(config: dict | None = None) -> Flask:
     mail.init_app(app)
     community.init_app(app)
     events.init_app(app)
-    member_lookup.init_app(app)  # MERGE: move into events.init_app, then delete this line
     rewards.init_app(app)
     records.init_app(app)
     programme.init_app(app)

@@ -124,7 +124,7 @@ def _paths(app: Flask) -> dict[str, dict[str, dict[str, Any]]]:
 
 def build_document(app: Flask) -> dict[str, Any]:
     """The whole document for `app`, served at its BASE_URL."""
-    base_url = app.config.get("BASE_URL", "")
+    base_url = app.config["BASE_URL"]
     return {
         "openapi": "3.1.0",
         "info": {

@@ -8,10 +8,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..community.models import Tier
-from ..community.segments.models import Segment
 from ..community.segments.rules import SegmentCriteria
-from ..community.segments.services import save_segment, segment_query
+from ..community.segments.services import save_segment, segment_by_name, segment_query
+from ..community.tiers.services import tier_names
 from .models import Event
 from .rules import EventInput, QuestionInput
 from .services import create_event, invite, publish_event
@@ -25,9 +24,9 @@ def seed_demo_programme(session: Session, *, now: datetime, base_url: str,
     """Create the demo segment and summit once; returns a summary, or None when present."""
     if session.scalar(select(Event.id).where(Event.title == EVENT_TITLE)) is not None:
         return None
-    top = session.scalars(select(Tier.name).order_by(Tier.rank.desc()).limit(2)).all()
+    top = tier_names(session)[-2:][::-1]  # the two highest tiers
     criteria = SegmentCriteria(tiers=tuple(top), has_email=True, exclude_opted_out=True)
-    segment = session.scalar(select(Segment).where(Segment.name == SEGMENT_NAME))
+    segment = segment_by_name(session, SEGMENT_NAME)
     if segment is None:
         segment = save_segment(session, name=SEGMENT_NAME, criteria=criteria, now=now,
                                description="The community's strongest helpers.",

@@ -10,7 +10,6 @@ from wtforms import (
     Form,
     FormField,
     IntegerField,
-    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -82,28 +81,3 @@ class SegmentInviteForm(FlaskForm):
                                       validators=[Optional(), NumberRange(min=1, max=36500)])
     attended_within_days = IntegerField(_l("Attended an event within (days)"),
                                         validators=[Optional(), NumberRange(min=1, max=36500)])
-
-
-class RsvpForm(FlaskForm):
-    """The invitee's answer; the event's questions and consents are read as q<id>/consent_<key>."""
-
-    status = RadioField(_l("Your answer"), choices=[
-        ("accepted", _l("Yes, I will attend")), ("tentative", _l("Maybe")),
-        ("declined", _l("No, I cannot attend"))], validators=[DataRequired()])
-    plus_one = BooleanField(_l("I bring a plus-one"))
-
-
-class ManagerRsvpForm(FlaskForm):
-    """A manager records an answer on a member's behalf (audited)."""
-
-    status = SelectField(_l("Answer"), choices=[
-        ("accepted", _l("Accepted")), ("tentative", _l("Tentative")),
-        ("declined", _l("Declined"))], validators=[DataRequired()])
-
-
-class ConsentForm(FlaskForm):
-    """A consent the event asks for; changing the text makes a new version."""
-
-    key = StringField(_l("Key"), validators=[DataRequired(), Regexp(r"^[a-z0-9_-]{1,64}$")])
-    text = TextAreaField(_l("Consent text"), validators=[DataRequired(), Length(max=2000)])
-    required = BooleanField(_l("Required to attend"))

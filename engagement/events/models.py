@@ -1,14 +1,12 @@
 """Tables for events, their RSVP questions and invitations (one per event and member)."""
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
     Boolean,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -19,34 +17,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..db import UTCDateTime, enum_column
 from ..extensions import db
-from ..timeutil import UTCDateTime, utcnow
+from ..timeutil import utcnow
+from .rules import ACTIVE_STATUSES, EventStatus, InvitationStatus
 
-
-class EventStatus(enum.StrEnum):
-    DRAFT = "draft"
-    PUBLISHED = "published"
-    CANCELLED = "cancelled"
-
-
-class InvitationStatus(enum.StrEnum):
-    INVITED = "invited"
-    ACCEPTED = "accepted"
-    TENTATIVE = "tentative"
-    DECLINED = "declined"
-    WAITLISTED = "waitlisted"
-    CANCELLED = "cancelled"
-
-
-# Invitees who still expect calendar updates (declined and cancelled people do not).
-ACTIVE_STATUSES = (InvitationStatus.INVITED, InvitationStatus.ACCEPTED,
-                   InvitationStatus.TENTATIVE, InvitationStatus.WAITLISTED)
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    # Stored as plain strings (no native PG enum), so adding a state later is not a type change.
-    return Enum(cls, name=name, native_enum=False, length=16, validate_strings=True,
-                values_callable=lambda e: [m.value for m in e])
+__all__ = ["ACTIVE_STATUSES", "Event", "EventConsent", "EventQuestion", "EventStatus",
+           "Invitation", "InvitationConsent", "InvitationStatus"]
 
 
 class Event(db.Model):
@@ -58,7 +35,7 @@ class Event(db.Model):
     uid: Mapped[str] = mapped_column(String(255), unique=True)
     # iCalendar SEQUENCE: +1 for every change that is sent to invitees.
     sequence: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[EventStatus] = mapped_column(_enum(EventStatus, "event_status"),
+    status: Mapped[EventStatus] = mapped_column(enum_column(EventStatus, "event_status"),
                                                 default=EventStatus.DRAFT)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -153,7 +130,7 @@ class Invitation(db.Model):
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     status: Mapped[InvitationStatus] = mapped_column(
-        _enum(InvitationStatus, "invitation_status"), default=InvitationStatus.INVITED)
+        enum_column(InvitationStatus, "invitation_status"), default=InvitationStatus.INVITED)
     # Random part of the signed link: replacing it revokes links already sent.
     nonce: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -168,7 +145,7 @@ class Invitation(db.Model):
     offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rsvp_source: Mapped[str | None] = mapped_column(String(16))  # web | api | manager | calendar
-    # Recorded at the door for a member who was not invited (see events/checkin.py).
+    # Recorded at the door for a member who was not invited (see events/checkin/services.py).
     walk_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     event = relationship("Event")

@@ -14,21 +14,20 @@ from babel.dates import format_date, format_datetime, format_time
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import signing
 from ..community.models import Member
 from ..mail import outbox
 from ..mail.compose import build_message
+from ..mail.language import configured_mail_language
 from ..mail.render import Skip, register_renderer
 from ..timeutil import utcnow
-from .calendar import Attendee, build_calendar
+from .calendar.ics import Attendee, build_calendar
 from .models import ACTIVE_STATUSES, Event, Invitation
 from .rules import google_calendar_url, location_text
 
-SALT = "invitation"
-MAIL_LANGUAGES = ("de", "en")
 KINDS = ("invitation", "update", "cancel", "reminder")
 
 
@@ -44,40 +43,23 @@ class Recipient:
     locale: str | None
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
-
-
 def make_token(invitation_id: int, nonce: str) -> str:
     """The secret part of an invitation link: signed (invitation id, nonce)."""
-    return _serializer().dumps([invitation_id, nonce])
+    return signing.make_pair("invitation", invitation_id, nonce)
 
 
 def read_token(token: str) -> tuple[int, str]:
-    """(invitation id, nonce) from a link token; raises BadSignature when forged or garbled."""
-    try:
-        data = _serializer().loads(token)
-    except (BadSignature, ValueError, TypeError) as exc:
-        raise BadSignature("invalid invitation link") from exc
-    if (not isinstance(data, list) or len(data) != 2 or not isinstance(data[0], int)
-            or not isinstance(data[1], str)):
-        raise BadSignature("invalid invitation link")
-    return data[0], data[1]
+    """(invitation id, nonce) from a link token; raises signing.LinkInvalid when forged."""
+    return signing.read_pair("invitation", token)
 
 
 def base_url() -> str:
-    return (current_app.config.get("BASE_URL") or "http://localhost").rstrip("/")
+    return current_app.config["BASE_URL"].rstrip("/")
 
 
 def invitation_url(invitation_id: int, nonce: str) -> str:
     """The personal link sent to the invitee."""
     return f"{base_url()}/i/{make_token(invitation_id, nonce)}"
-
-
-def mail_language(locale: str | None) -> str:
-    """de or en from a member locale such as "de-AT"; English for anything else."""
-    lang = (locale or "").lower().replace("_", "-").split("-")[0]
-    return lang if lang in MAIL_LANGUAGES else "en"
 
 
 def when_text(event, lang: str) -> str:
@@ -116,7 +98,7 @@ def build_mail(event, recipient: Recipient, *, kind: str, now: datetime,
     """The complete message of `kind` for one recipient."""
     if kind not in KINDS:
         raise ValueError(f"unknown mail kind {kind!r}")
-    lang = mail_language(recipient.locale)
+    lang = configured_mail_language(recipient.locale)
     url = invitation_url(recipient.invitation_id, recipient.nonce)
     calendar = None
     attachments: list[tuple[str, str, bytes]] = []
@@ -178,7 +160,8 @@ def enqueue_mails(session: Session, event, recipients: Iterable[Recipient], *, k
             if changed:
                 payload["changed"] = changed
             yield outbox.Deferred(
-                to_addr=r.email, payload=payload, subject=subject(mail_language(r.locale)),
+                to_addr=r.email, payload=payload,
+                subject=subject(configured_mail_language(r.locale)),
                 dedupe_key=f"event:{event.id}:{kind}:{key_part}{r.invitation_id}")
 
     return outbox.enqueue_many(session, rows(), kind=mail_kind(kind), send_after=send_after)
@@ -240,7 +223,7 @@ def reminder_key_prefix(event_id: int) -> str:
     return f"event:{event_id}:reminder:"
 
 
-# Registered at import: whatever imports the events services (app, CLI, worker) can queue
-# and render event mails; the mail package itself never imports events.
-for _kind in KINDS:
-    register_renderer(mail_kind(_kind), render_event_mails)
+def register_mail_renderers() -> None:
+    """Let the mail worker render the deferred event mails (called by events.init_app)."""
+    for kind in KINDS:
+        register_renderer(mail_kind(kind), render_event_mails)

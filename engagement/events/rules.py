@@ -1,9 +1,11 @@
 """Pure rules for events: local times in a named zone, validation, calendar-relevant changes.
 
-No Flask, no SQLAlchemy: plain values in, values or named exceptions out.
+No Flask, no SQLAlchemy: plain values in, values or named exceptions out. The states of
+events and invitations live here (models.py stores them), so every rule can speak of them.
 """
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +25,30 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # The organizer may be a local address (the default sender is engagement@localhost).
 ORGANIZER_EMAIL = r"^[^@\s<>\"]+@[^@\s<>\"]+$"
 _ORGANIZER = re.compile(ORGANIZER_EMAIL)
+
+
+class EventStatus(enum.StrEnum):
+    """Where an event is in its life: drafted, open for invitations, or called off."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CANCELLED = "cancelled"
+
+
+class InvitationStatus(enum.StrEnum):
+    """One invitee's answer (or its absence); "cancelled" is an invitation withdrawn."""
+
+    INVITED = "invited"
+    ACCEPTED = "accepted"
+    TENTATIVE = "tentative"
+    DECLINED = "declined"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+
+
+# Invitees who still expect calendar updates (declined and cancelled people do not).
+ACTIVE_STATUSES = (InvitationStatus.INVITED, InvitationStatus.ACCEPTED,
+                   InvitationStatus.TENTATIVE, InvitationStatus.WAITLISTED)
 
 
 class EventRuleError(ValueError):

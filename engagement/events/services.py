@@ -5,7 +5,6 @@ transaction (update with SEQUENCE+1, cancellation, rescheduled reminders).
 """
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,12 +17,21 @@ from sqlalchemy import Select, and_, func, null, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .. import audit
+from .. import audit, signing
+from ..community.members.services import search_members
 from ..community.models import Member
+from ..community.segments.services import saved_segments
 from ..mail import outbox
 from . import notifications
 from .models import ACTIVE_STATUSES, Event, EventQuestion, EventStatus, Invitation, InvitationStatus
-from .rules import CALENDAR_FIELDS, REMINDER_FIELDS, EventInput, changed_fields, reminder_time
+from .rules import (
+    CALENDAR_FIELDS,
+    REMINDER_FIELDS,
+    EventInput,
+    changed_fields,
+    link_expiry,
+    reminder_time,
+)
 
 BATCH = 500  # rows per INSERT/SELECT batch: below SQLite's bound-parameter limit
 
@@ -322,7 +330,7 @@ def invite(session: Session, event: Event, *, now: datetime,
             names[member_id] = name
             pending.append({"event_id": event.id, "member_id": member_id,
                             "status": InvitationStatus.INVITED,
-                            "nonce": secrets.token_hex(16), "created_at": now})
+                            "nonce": signing.new_nonce(), "created_at": now})
             if len(pending) >= BATCH:
                 flush_pending()
     flush_pending()
@@ -356,11 +364,18 @@ def invitation_counts(session: Session, event_ids: Sequence[int]) -> dict[int, d
     return counts
 
 
-def load_invitation(session: Session, invitation_id: int, nonce: str) -> Invitation | None:
-    """The invitation a link points to, when the link's nonce is still the current one."""
+def load_by_token(session: Session, token: str, *, now: datetime) -> Invitation:
+    """The invitation behind a personal link (`/i/<token>`).
+
+    Raises signing.LinkInvalid (forged, garbled, unknown or revoked by a new nonce) or
+    signing.LinkExpired (some time after the event: rules.link_expiry).
+    """
+    invitation_id, nonce = notifications.read_token(token)
     invitation = session.get(Invitation, invitation_id)
-    if invitation is None or not secrets.compare_digest(invitation.nonce, nonce):
-        return None
+    if invitation is None or not signing.same_secret(invitation.nonce, nonce):
+        raise signing.LinkInvalid("invalid invitation link")
+    if now > link_expiry(invitation.event.ends_at):
+        raise signing.LinkExpired("invitation link expired")
     return invitation
 
 
@@ -369,3 +384,34 @@ def events_query(*, past: bool, now: datetime) -> Select:
     if past:
         return select(Event).where(Event.ends_at < now).order_by(Event.starts_at.desc())
     return select(Event).where(Event.ends_at >= now).order_by(Event.starts_at)
+
+
+def member_invitations(session: Session, member_id: int, *, now: datetime, past_limit: int,
+                       ) -> tuple[list[tuple[Invitation, Event]], list[tuple[Invitation, Event]]]:
+    """(upcoming soonest first, the last `past_limit` past latest first) invitations of a
+    member to events that are not drafts."""
+    query = (select(Invitation, Event).join(Event, Event.id == Invitation.event_id)
+             .where(Invitation.member_id == member_id, Event.status != EventStatus.DRAFT))
+    upcoming = session.execute(
+        query.where(Event.ends_at >= now).order_by(Event.starts_at, Event.id)).all()
+    past = session.execute(
+        query.where(Event.ends_at < now).order_by(Event.starts_at.desc(), Event.id.desc())
+        .limit(past_limit)).all()
+    return [tuple(r) for r in upcoming], [tuple(r) for r in past]
+
+
+def guest_list_query(event_id: int) -> Select:
+    """(Invitation, Member) rows of the event's invitees in invitation order."""
+    return (select(Invitation, Member).join(Member, Member.id == Invitation.member_id)
+            .where(Invitation.event_id == event_id).order_by(Invitation.id))
+
+
+def find_members_to_invite(session: Session, q: str, *, limit: int = 20) -> list[Member]:
+    """Members found by the member search for `q` (name or e-mail), by name."""
+    return list(session.scalars(
+        search_members(session, q).order_by(Member.display_name).limit(limit)))
+
+
+def segment_names(session: Session) -> list[tuple[int, str]]:
+    """(id, name) of the saved segments, by name (to invite one)."""
+    return saved_segments(session)

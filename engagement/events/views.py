@@ -5,9 +5,7 @@ from datetime import datetime
 from decimal import InvalidOperation
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime as babel_datetime
 from flask import (
-    Blueprint,
     Response,
     abort,
     current_app,
@@ -17,64 +15,23 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from itsdangerous import BadSignature
-from sqlalchemy import func, or_, select
 
-from ..community.models import Member
+from ..db import paginate
 from ..extensions import db
 from ..security import Role, public, roles_required
 from ..timeutil import utcnow
-from ..web import ConfirmForm
-from . import notifications, rsvp, rules, services
-from .calendar import build_calendar
+from ..web import ConfirmForm, page_arg
+from . import notifications, rules, services
+from .blueprint import bp, event_or_404, invitation_from_token
+from .calendar.ics import build_calendar
 from .forms import EMPTY_QUESTION_ROWS, EventForm, InviteForm, SegmentInviteForm
-from .models import Event, EventStatus, Invitation
+from .models import Event, EventStatus
+from .rsvp import services as rsvp
+from .rsvp import views as rsvp_views
 
-bp = Blueprint("events", __name__)
 PER_PAGE = 50
-SKIP_LABELS = {
-    services.SKIP_NOT_FOUND: _l("no such member"),
-    services.SKIP_NO_EMAIL: _l("no e-mail address"),
-    services.SKIP_OPTED_OUT: _l("opted out of programme mail"),
-    services.SKIP_ALREADY_INVITED: _l("already invited"),
-}
-
-
-@bp.app_template_filter("in_zone")
-def in_zone(value: datetime | None, tz_name: str, fmt: str = "medium") -> str:
-    """A UTC time on the event's wall clock (not the viewer's), in the page's language."""
-    if value is None:
-        return "—"
-    return babel_datetime(value, fmt, tzinfo=ZoneInfo(tz_name), locale=str(get_locale()))
-
-
-STATUS_LABELS = {
-    "draft": _l("Draft"), "published": _l("Published"), "cancelled": _l("Cancelled"),
-    "invited": _l("Invited"), "accepted": _l("Accepted"), "tentative": _l("Tentative"),
-    "declined": _l("Declined"), "waitlisted": _l("Waiting list"),
-}
-
-
-@bp.app_template_global("status_label")
-def status_label(status) -> str:
-    """The translated name of an event or invitation status."""
-    return str(STATUS_LABELS.get(str(status), str(status)))
-
-
-@bp.app_template_global("skip_label")
-def skip_label(reason: str) -> str:
-    return str(SKIP_LABELS.get(reason, reason))
-
-
-def _event_or_404(event_id: int) -> Event:
-    event = db.session.get(Event, event_id)
-    if event is None:
-        abort(404)
-    return event
 
 
 def _local_naive(value: datetime | None, tz_name: str) -> datetime | None:
@@ -178,7 +135,7 @@ def _input_from_form(form: EventForm) -> rules.EventInput | None:
 
 def _default_organizer() -> tuple[str, str]:
     name = getattr(current_user, "name", "") or ""
-    sender = current_app.config.get("MAIL_DEFAULT_SENDER") or ""
+    sender = current_app.config["MAIL_DEFAULT_SENDER"] or ""
     if isinstance(sender, tuple | list):
         return sender[0] or name, sender[1]
     return name, sender
@@ -188,14 +145,12 @@ def _default_organizer() -> tuple[str, str]:
 @roles_required(Role.MANAGER, Role.HR)
 def index():
     past = request.args.get("when") == "past"
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    now = utcnow()
-    query = services.events_query(past=past, now=now)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    events = db.session.scalars(query.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
-    counts = services.invitation_counts(db.session, [e.id for e in events])
-    return render_template("events/index.html", events=events, counts=counts, past=past,
-                           page=page, pages=max(1, -(-total // PER_PAGE)), total=total)
+    listing = paginate(db.session, services.events_query(past=past, now=utcnow()),
+                       page=page_arg(), per_page=PER_PAGE)
+    counts = services.invitation_counts(db.session, [e.id for e in listing.items])
+    return render_template("events/index.html", events=listing.items, counts=counts,
+                           past=past, page=listing.page, pages=listing.pages,
+                           total=listing.total)
 
 
 @bp.route("/events/new", methods=["GET", "POST"])
@@ -203,7 +158,7 @@ def index():
 def create():
     form = EventForm()
     if request.method == "GET":
-        form.timezone.data = current_app.config.get("DEFAULT_TIMEZONE", "Europe/Berlin")
+        form.timezone.data = current_app.config["DEFAULT_TIMEZONE"]
         form.organizer_name.data, form.organizer_email.data = _default_organizer()
     if form.validate_on_submit():
         values = _input_from_form(form)
@@ -220,31 +175,23 @@ def create():
 @bp.route("/events/<int:event_id>")
 @roles_required(Role.MANAGER, Role.HR)
 def detail(event_id: int):
-    event = _event_or_404(event_id)
+    event = event_or_404(event_id)
     return _render_detail(event)
 
 
 def _render_detail(event: Event, *, preview=None, preview_error=None, segment_form=None,
                    status: int = 200):
-    page = max(1, request.args.get("page", 1, type=int) or 1)
     counts = services.invitation_counts(db.session, [event.id])[event.id]
-    invitations = db.session.execute(
-        select(Invitation, Member).join(Member, Member.id == Invitation.member_id)
-        .where(Invitation.event_id == event.id).order_by(Invitation.id)
-        .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    guests = paginate(db.session, services.guest_list_query(event.id), page=page_arg(),
+                      per_page=PER_PAGE, scalars=False, count=counts["total"])
     q = (request.args.get("q") or "").strip()
-    found = []
-    if q and event.status == EventStatus.PUBLISHED:
-        pattern = "%" + q.lower().replace("%", "").replace("_", "") + "%"
-        found = db.session.scalars(
-            select(Member).where(or_(func.lower(Member.display_name).like(pattern),
-                                     func.lower(Member.email).like(pattern)))
-            .order_by(Member.display_name).limit(20)).all()
+    found = (services.find_members_to_invite(db.session, q)
+             if q and event.status == EventStatus.PUBLISHED else [])
     segment_form = segment_form or SegmentInviteForm(formdata=None)
     segment_form.segment_id.choices = _segment_choices()
     return render_template(
-        "events/detail.html", event=event, counts=counts, invitations=invitations, page=page,
-        pages=max(1, -(-counts["total"] // PER_PAGE)), q=q, found=found,
+        "events/detail.html", event=event, counts=counts, invitations=guests.items,
+        page=guests.page, pages=guests.pages, q=q, found=found,
         invite_form=InviteForm(formdata=None), segment_form=segment_form,
         confirm=ConfirmForm(), preview=preview, preview_error=preview_error,
         google_url=notifications.google_link(event),
@@ -253,18 +200,13 @@ def _render_detail(event: Event, *, preview=None, preview_error=None, segment_fo
 
 def _segment_choices() -> list[tuple[str, str]]:
     choices = [("", _("— ad-hoc criteria below —"))]
-    try:
-        from ..community.segments.models import Segment
-    except ImportError:
-        return choices
-    rows = db.session.execute(select(Segment.id, Segment.name).order_by(Segment.name)).all()
-    return choices + [(str(i), n) for i, n in rows]
+    return choices + [(str(i), n) for i, n in services.segment_names(db.session)]
 
 
 @bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])
 @roles_required(Role.MANAGER)
 def edit(event_id: int):
-    event = _event_or_404(event_id)
+    event = event_or_404(event_id)
     if event.status == EventStatus.CANCELLED:
         flash(_("A cancelled event cannot be changed."), "error")
         return redirect(url_for("events.detail", event_id=event.id))
@@ -292,7 +234,7 @@ def edit(event_id: int):
 @bp.route("/events/<int:event_id>/publish", methods=["POST"])
 @roles_required(Role.MANAGER)
 def publish(event_id: int):
-    event = _event_or_404(event_id)
+    event = event_or_404(event_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
@@ -307,7 +249,7 @@ def publish(event_id: int):
 @bp.route("/events/<int:event_id>/cancel", methods=["GET", "POST"])
 @roles_required(Role.MANAGER)
 def cancel(event_id: int):
-    event = _event_or_404(event_id)
+    event = event_or_404(event_id)
     form = ConfirmForm()
     if request.method == "POST":
         if not form.validate_on_submit():
@@ -326,7 +268,7 @@ def cancel(event_id: int):
 @bp.route("/events/<int:event_id>/event.ics")
 @roles_required(Role.MANAGER, Role.HR)
 def ics(event_id: int):
-    event = _event_or_404(event_id)
+    event = event_or_404(event_id)
     return _ics_response(event, None)
 
 
@@ -341,14 +283,12 @@ def _ics_response(event: Event, url: str | None) -> Response:
 def _criteria_from_form(form: SegmentInviteForm):
     """The criteria to invite: a saved segment, or the ad-hoc fields."""
     from ..community.segments import services as seg
-    from ..community.segments.models import Segment
-    from ..community.segments.rules import criteria_from_dict
 
     if form.segment_id.data:
-        segment = db.session.get(Segment, int(form.segment_id.data))
-        if segment is None:
-            raise seg.InvalidCriteria(_("The saved segment no longer exists."))
-        criteria = seg.criteria_of(segment)
+        try:
+            return seg.resolve_criteria(db.session, int(form.segment_id.data))
+        except seg.InvalidCriteria:
+            raise seg.InvalidCriteria(_("The saved segment no longer exists.")) from None
     else:
         def split(text):
             return [x.strip() for x in (text or "").split(",") if x.strip()]
@@ -357,10 +297,7 @@ def _criteria_from_form(form: SegmentInviteForm):
                 "active_within_days": form.active_within_days.data}
         if form.attended_within_days.data:
             data["extra"] = {"attended_event_within_days": form.attended_within_days.data}
-        criteria = criteria_from_dict({k: v for k, v in data.items() if v})
-    criteria = seg.validate_extras(criteria)
-    seg.check_tiers_exist(db.session, criteria)
-    return criteria
+        return seg.resolve_criteria(db.session, {k: v for k, v in data.items() if v})
 
 
 @bp.route("/events/<int:event_id>/invite-segment", methods=["POST"])
@@ -368,7 +305,7 @@ def _criteria_from_form(form: SegmentInviteForm):
 def invite_segment(event_id: int):
     from ..community.segments import services as seg
 
-    event = _event_or_404(event_id)
+    event = event_or_404(event_id)
     form = SegmentInviteForm()
     form.segment_id.choices = _segment_choices()
     if not form.validate_on_submit():
@@ -387,7 +324,7 @@ def invite_segment(event_id: int):
 @bp.route("/events/<int:event_id>/invite", methods=["POST"])
 @roles_required(Role.MANAGER)
 def invite(event_id: int):
-    event = _event_or_404(event_id)
+    event = event_or_404(event_id)
     form = InviteForm()
     if not form.validate_on_submit():
         abort(400)
@@ -423,7 +360,7 @@ def _group_skipped(result: services.InviteResult) -> dict[str, list[services.Ski
 @bp.route("/i/<token>")
 @public
 def invitation_page(token: str):
-    invitation, status = _invitation_from_token(token)
+    invitation, status = invitation_from_token(token)
     if invitation is None:
         return render_template("events/invitation_invalid.html", reason=status), status
     return rsvp_views.render_invitation(invitation, token)
@@ -432,26 +369,8 @@ def invitation_page(token: str):
 @bp.route("/i/<token>/event.ics")
 @public
 def invitation_ics(token: str):
-    invitation, status = _invitation_from_token(token)
+    invitation, status = invitation_from_token(token)
     if invitation is None:
         abort(status)
     url = notifications.invitation_url(invitation.id, invitation.nonce)
     return _ics_response(invitation.event, url)
-
-
-def _invitation_from_token(token: str) -> tuple[Invitation | None, int]:
-    try:
-        invitation_id, nonce = notifications.read_token(token)
-    except BadSignature:
-        return None, 404
-    invitation = services.load_invitation(db.session, invitation_id, nonce)
-    if invitation is None:
-        return None, 404
-    if utcnow() > rules.link_expiry(invitation.event.ends_at):
-        return None, 410
-    return invitation, 200
-
-
-# Routes on this blueprint: RSVP (rsvp_views), My invitations and calendar feed (member_views),
-# ticket, scan and door list (checkin_views).
-from . import checkin_views, member_views, rsvp_views  # noqa: E402,F401

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import audit
@@ -18,7 +18,8 @@ from ..community.members.services import (
     window_totals_by_tier,
 )
 from ..community.models import Member, Tier
-from ..events.models import Event, EventStatus, Invitation, InvitationStatus
+from ..events import attendance
+from ..events.models import Event, EventStatus
 from ..rewards.models import Grant
 from ..rewards.rules import GrantStatus
 from ..settings import get_setting, set_setting
@@ -118,16 +119,7 @@ def invitation_rates(session: Session, now: datetime,
     "Invited" counts everyone who got an invitation, whatever they answered; walk-ins were
     never invited and are left out of both rates.
     """
-    accepted_like = Invitation.status == InvitationStatus.ACCEPTED
-    checked = Invitation.checked_in_at.is_not(None)
-    invited_rows = ~Invitation.walk_in
-    per_event = (
-        select(Invitation.event_id,
-               func.sum(case((invited_rows, 1), else_=0)).label("invited"),
-               func.sum(case((invited_rows & (accepted_like | checked), 1), else_=0))
-               .label("accepted"),
-               func.sum(case((invited_rows & checked, 1), else_=0)).label("checked_in"))
-        .group_by(Invitation.event_id).subquery())
+    per_event = attendance.door_figures_per_event().subquery()
     live = Event.status != EventStatus.DRAFT
     rows = session.execute(
         select(Event, per_event.c.invited, per_event.c.accepted, per_event.c.checked_in)

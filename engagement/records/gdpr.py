@@ -35,7 +35,7 @@ from ..accounts.models import LoginAttempt, User
 from ..audit import AuditEntry
 from ..community.erasure import ERASED_PREFIX, erased_external_id  # noqa: F401 (re-exported)
 from ..community.models import ImportIssue, Member
-from ..events.feed import CalendarFeed
+from ..events.calendar.models import CalendarFeed
 from ..events.models import Invitation
 from ..extensions import db
 from ..mail.models import OutboxMessage

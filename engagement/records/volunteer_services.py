@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..community.members.services import contributions_by_member
+from ..events import attendance
 from ..events.models import Event, Invitation, InvitationConsent
 from ..rewards import services as reward_services
 from ..rewards.rules import Flag, flag_for
@@ -51,10 +52,7 @@ def year_records(session: Session, year: int, tz_name: str,
 
     forum = contributions_by_member(session, date(year, 1, 1), date(year + 1, 1, 1),
                                     member_ids)
-    attended = dict(session.execute(limited(
-        select(Invitation.member_id, func.count())
-        .where(Invitation.checked_in_at >= start, Invitation.checked_in_at < end)
-        .group_by(Invitation.member_id), Invitation.member_id)).all())
+    attended = attendance.attended_per_member(session, start, end, member_ids)
     role_hours = {m: Decimal(h or 0) for m, h in session.execute(limited(
         select(EventRole.member_id, func.sum(EventRole.hours))
         .join(Event, Event.id == EventRole.event_id)

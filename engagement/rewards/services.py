@@ -10,11 +10,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Integer, Numeric, Select, String, and_, func, insert, literal, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from .. import audit
 from ..community.models import Member
-from ..events.models import Event, Invitation, InvitationStatus
+from ..events import attendance
+from ..events.models import Event
 from ..settings import get_setting, set_setting
 from ..timeutil import UTCDateTime, year_bounds_utc
 from . import rules
@@ -84,28 +85,18 @@ def _item_state(item: RewardItem) -> dict:
 # --- recipients -------------------------------------------------------------------------
 
 def event_attendee_ids(event_id: int) -> Select:
-    """Attendees: checked in if the event used check-in at all, otherwise accepted."""
-    checked = select(Invitation.id).where(Invitation.event_id == event_id,
-                                          Invitation.checked_in_at.is_not(None)).exists()
-    return select(Invitation.member_id).where(
-        Invitation.event_id == event_id,
-        or_(and_(checked, Invitation.checked_in_at.is_not(None)),
-            and_(~checked, Invitation.status == InvitationStatus.ACCEPTED)))
+    """Attendees as events counts them: checked in if the event used check-in, otherwise
+    accepted (`events.attendance`)."""
+    return attendance.attendee_ids_query(event_id)
 
 
 def _hospitality(year: int, tz_name: str) -> Select:
     """(member_id, per-attendee cost) for every attendance at an event starting in the year."""
     start, end = year_bounds_utc(year, tz_name)
-    other = aliased(Invitation)
-    used_checkin = (select(other.id).where(other.event_id == Invitation.event_id,
-                                           other.checked_in_at.is_not(None)).exists())
-    return (select(Invitation.member_id.label("member_id"),
-                   Event.per_attendee_cost.label("value"))
-            .join(Event, Event.id == Invitation.event_id)
-            .where(Event.per_attendee_cost.is_not(None), Event.starts_at >= start,
-                   Event.starts_at < end,
-                   or_(Invitation.checked_in_at.is_not(None),
-                       and_(~used_checkin, Invitation.status == InvitationStatus.ACCEPTED))))
+    rows = attendance.attendances_between(start, end).subquery()
+    return (select(rows.c.member_id.label("member_id"),
+                   rows.c.per_attendee_cost.label("value"))
+            .where(rows.c.per_attendee_cost.is_not(None)))
 
 
 def _counted(*, pending: bool):

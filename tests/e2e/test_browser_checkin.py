@@ -9,8 +9,10 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from engagement.events import checkin, notifications, rsvp, rules, services
+from engagement.events import notifications, rules, services
+from engagement.events.checkin import tickets
 from engagement.events.models import Invitation
+from engagement.events.rsvp import services as rsvp
 from engagement.extensions import db
 from tests.factories import PASSWORD, make_member, make_user
 
@@ -44,7 +46,7 @@ def test_scan_url_check_in_on_a_phone(live_server, browser, screenshot):
         make_user(role="manager", email="door@example.org")
         inv_id, event_id = inv.id, event.id
         ticket_path = f"/i/{notifications.make_token(inv.id, inv.nonce)}/ticket"
-        scan_path = urlsplit(checkin.checkin_url(inv.id, inv.nonce)).path
+        scan_path = urlsplit(tickets.checkin_url(inv.id, inv.nonce)).path
         db.session.commit()
 
     guest_ctx = browser.new_context(locale="en-GB", viewport=PHONE, is_mobile=True)

@@ -9,7 +9,7 @@ import pytest
 import vobject
 from icalendar import Calendar
 
-from engagement.events import feed
+from engagement.events.calendar import feed
 from engagement.events.models import EventStatus, InvitationStatus
 from engagement.extensions import db
 from engagement.timeutil import utcnow

@@ -12,7 +12,7 @@ from engagement import audit
 from engagement.accounts.magic import MagicLink
 from engagement.accounts.models import LoginAttempt, User
 from engagement.community.models import ContributionDay, ImportIssue, ImportRun, Member
-from engagement.events.feed import CalendarFeed
+from engagement.events.calendar.models import CalendarFeed
 from engagement.events.models import Event, Invitation, InvitationConsent, InvitationStatus
 from engagement.extensions import db
 from engagement.mail.models import OutboxMessage

@@ -19,9 +19,11 @@ from sqlalchemy import func, select
 
 from engagement.accounts.services import create_token
 from engagement.audit import AuditEntry
-from engagement.events import inbound, rsvp, rules, services
-from engagement.events.calendar import Attendee, build_calendar
+from engagement.events import rules, services
+from engagement.events.calendar import inbound
+from engagement.events.calendar.ics import Attendee, build_calendar
 from engagement.events.models import Event, Invitation
+from engagement.events.rsvp import services as rsvp
 from engagement.extensions import db
 from engagement.mail.models import OutboxMessage
 from tests.factories import make_member, make_user

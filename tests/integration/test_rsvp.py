@@ -10,13 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from engagement.audit import AuditEntry
-from engagement.events import notifications, rsvp, rules, services
+from engagement.events import notifications, rules, services
 from engagement.events.models import (
     EventConsent,
     EventQuestion,
     Invitation,
     InvitationConsent,
 )
+from engagement.events.rsvp import services as rsvp
 from engagement.extensions import db
 from engagement.mail.models import OutboxMessage
 from tests.conftest import csrf_token
@@ -204,7 +205,7 @@ def test_public_page_form_answers_consents_and_closed_page(app, client, monkeypa
         consent = db.session.scalars(select(InvitationConsent)).one()
         assert (consent.key, consent.version, consent.given) == ("photos", 3, True)
         assert consent.text == "Photos of me may be published."
-    import engagement.events.rsvp_views as rv
+    import engagement.events.rsvp.views as rv
     monkeypatch.setattr(rv, "utcnow", lambda: datetime(2027, 11, 5, 18, 0, tzinfo=UTC))
     closed = client.get(f"/i/{token}").get_data(as_text=True)
     assert "RSVPs are closed." in closed and 'name="status"' not in closed

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from bench.events import crowded_event, load_form, post_accept
-from engagement.events import rsvp
 from engagement.events.models import Invitation
+from engagement.events.rsvp import services as rsvp
 from engagement.extensions import db
 
 N, SEATS, WORKERS = 500, 50, 50

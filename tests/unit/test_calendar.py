@@ -18,7 +18,7 @@ import pytest
 import vobject
 from ical.calendar_stream import IcsCalendarStream
 
-from engagement.events.calendar import Attendee, build_calendar
+from engagement.events.calendar.ics import Attendee, build_calendar
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared/data/invitations-thunderbird"
 BERLIN = ZoneInfo("Europe/Berlin")

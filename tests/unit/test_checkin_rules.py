@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from engagement.events.checkin_rules import can_check_in, checkin_expiry, is_no_show
+from engagement.events.checkin.rules import can_check_in, checkin_expiry, is_no_show
 
 END = datetime(2027, 11, 5, 21, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""Reading calendar replies out of mails (engagement.events.imip): no app, no database.
+"""Reading calendar replies out of mails (engagement.events.calendar.imip): no app, no database.
 
 The fixtures in tests/data/imip are shaped like what Outlook/Exchange, Google Calendar and
 Apple Mail send (RFC 5546 §4 examples in their clients' MIME envelopes); the Thunderbird test
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from engagement.events import imip
+from engagement.events.calendar import imip
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "imip"
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"

@@ -1,11 +1,12 @@
-"""Pure RSVP rules: deadline, seats, waiting-list placement, answers and consents."""
+"""Pure RSVP rules: the answer's state machine, deadline, seats, waiting list, consents."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engagement.events import rsvp_rules as r
+from engagement.events.rsvp import rules as r
+from engagement.events.rules import EventStatus, InvitationStatus
 
 NOW = datetime(2027, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -74,3 +75,94 @@ def test_required_consents_bind_attendees_only():
     with pytest.raises(r.RsvpRuleError) as exc:
         r.check_consents(consents, {"photos": True}, attending=True)
     assert exc.value.errors == {"consent:venue": "required"}
+
+
+# --- the answer's state machine -----------------------------------------------------------
+
+INV, A, T, D, WL = (InvitationStatus.INVITED, InvitationStatus.ACCEPTED,
+                  InvitationStatus.TENTATIVE, InvitationStatus.DECLINED,
+                  InvitationStatus.WAITLISTED)
+YES, MAYBE, NO = r.RsvpStatus.ACCEPTED, r.RsvpStatus.TENTATIVE, r.RsvpStatus.DECLINED
+
+
+@pytest.mark.parametrize("facts, action, reason, offer_waiting", [
+    # deadline and plus-one refusals come first, whatever the answer
+    (dict(old=INV, wanted=YES, closed=True, seat_free=True), r.Action.REFUSE, r.Refusal.CLOSED,
+     False),
+    (dict(old=A, wanted=NO, closed=True), r.Action.REFUSE, r.Refusal.CLOSED, False),
+    (dict(old=INV, wanted=YES, plus_one_asked=True, seat_free=True), r.Action.REFUSE,
+     r.Refusal.PLUS_ONE_NOT_ALLOWED, False),
+    # a newcomer with a free seat and nobody waiting is in; otherwise waits
+    (dict(old=INV, wanted=YES, seat_free=True), r.Action.ACCEPT, None, False),
+    (dict(old=D, wanted=YES, seat_free=True, capacity_limited=True), r.Action.ACCEPT, None,
+     True),
+    (dict(old=INV, wanted=YES, seat_free=False, capacity_limited=True), r.Action.WAITLIST, None,
+     True),
+    (dict(old=T, wanted=YES, seat_free=True, others_waiting=True), r.Action.WAITLIST, None,
+     False),
+    # accepted again: adding a plus-one needs a seat; dropping one frees a seat
+    (dict(old=A, wanted=YES, plus_one_before=False, plus_one=True, plus_one_allowed=True,
+          plus_one_asked=True, seat_free=False), r.Action.REFUSE,
+     r.Refusal.NO_SEAT_FOR_PLUS_ONE, False),
+    (dict(old=A, wanted=YES, plus_one_before=False, plus_one=True, plus_one_allowed=True,
+          plus_one_asked=True, seat_free=True), r.Action.ACCEPT, None, False),
+    (dict(old=A, wanted=YES, plus_one_before=True, plus_one=True, plus_one_allowed=True,
+          plus_one_asked=True, seat_free=False), r.Action.ACCEPT, None, False),
+    (dict(old=A, wanted=YES, plus_one_before=True, plus_one=False, plus_one_allowed=True),
+     r.Action.ACCEPT, None, True),
+    # waitlisted: an open offer with a seat turns into a place; without an offer, keep waiting
+    (dict(old=WL, wanted=YES, offer_held=True, seat_free=True), r.Action.ACCEPT, None, False),
+    (dict(old=WL, wanted=YES, offer_held=True, seat_free=False), r.Action.REFUSE,
+     r.Refusal.NO_SEAT_FOR_PLUS_ONE, False),
+    (dict(old=WL, wanted=YES, offer_held=False, seat_free=True), r.Action.KEEP_WAITING, None,
+     False),
+    (dict(old=WL, wanted=YES, capacity_limited=True), r.Action.KEEP_WAITING, None, True),
+    # maybe / no: a held seat or an open offer frees up for the next person
+    (dict(old=A, wanted=NO), r.Action.DECLINE, None, True),
+    (dict(old=A, wanted=MAYBE), r.Action.TENTATIVE, None, True),
+    (dict(old=WL, wanted=NO, offer_held=True), r.Action.DECLINE, None, True),
+    (dict(old=WL, wanted=NO), r.Action.DECLINE, None, False),
+    (dict(old=INV, wanted=NO), r.Action.DECLINE, None, False),
+    (dict(old=INV, wanted=MAYBE, capacity_limited=True), r.Action.TENTATIVE, None, True),
+])
+def test_decide(facts, action, reason, offer_waiting):
+    decision = r.decide(r.RsvpFacts(**{"plus_one_before": False, "plus_one": False, **facts}))
+    assert (decision.action, decision.reason, decision.offer_waiting) == (
+        action, reason, offer_waiting)
+
+
+@pytest.mark.parametrize("action, status, leaves", [
+    (r.Action.ACCEPT, A, True), (r.Action.WAITLIST, WL, False),
+    (r.Action.KEEP_WAITING, WL, False), (r.Action.TENTATIVE, T, True),
+    (r.Action.DECLINE, D, True), (r.Action.REFUSE, None, False),
+])
+def test_decision_status_after(action, status, leaves):
+    decision = r.Decision(action)
+    assert (decision.status, decision.leaves_waitlist) == (status, leaves)
+
+
+@pytest.mark.parametrize("event_status, invitation_status, reason", [
+    (EventStatus.PUBLISHED, INV, None),
+    (EventStatus.PUBLISHED, WL, None),
+    (EventStatus.DRAFT, INV, r.Refusal.EVENT_NOT_PUBLISHED),
+    (EventStatus.CANCELLED, A, r.Refusal.EVENT_CANCELLED),
+    (EventStatus.PUBLISHED, InvitationStatus.CANCELLED, r.Refusal.INVITATION_WITHDRAWN),
+])
+def test_why_not_answerable(event_status, invitation_status, reason):
+    assert r.why_not_answerable(event_status, invitation_status) is reason
+
+
+@pytest.mark.parametrize("asked, before, allowed, after", [
+    (None, True, True, True), (None, False, True, False), (True, False, True, True),
+    (False, True, True, False), (True, False, False, False), (None, True, False, False),
+])
+def test_plus_one_after(asked, before, allowed, after):
+    assert r.plus_one_after(asked, before, allowed) is after
+
+
+@pytest.mark.parametrize("status, old, kind", [
+    (A, INV, "accepted"), (D, A, "declined"), (D, INV, "declined-plain"), (D, WL, "declined-plain"),
+    (WL, INV, "waitlisted"), (T, A, "tentative"),
+])
+def test_mail_kind(status, old, kind):
+    assert r.mail_kind(status, old) == kind

@@ -8,7 +8,7 @@ import pytest
 import vobject
 from icalendar import Calendar
 
-from engagement.events.vtimezone import transitions_in_year, vtimezone
+from engagement.events.calendar.vtimezone import transitions_in_year, vtimezone
 
 
 def _calendar_with(tz_name: str, local: datetime) -> str:

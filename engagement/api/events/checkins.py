@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from flask import jsonify
-from itsdangerous import BadSignature
 
-from ...events import checkin
+from ... import signing
+from ...events.checkin import services as checkin
 from ...events.models import Invitation
 from ...extensions import db
 from ...security import Role, roles_required
@@ -46,7 +46,7 @@ def api_check_in():
             raise ApiError(422, "token: must be a non-empty string", "invalid")
         try:
             inv = checkin.load_by_token(db.session, token, now=now)
-        except BadSignature:
+        except signing.LinkInvalid:
             raise ApiError(404, "no invitation for this check-in token") from None
         except checkin.CheckinError as exc:
             raise ApiError(409, "this check-in token has expired", exc.code) from None

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, g, jsonify
 
-from ...events import notifications, rsvp, rules, services
-from ...events.calendar import build_calendar
-from ...events.models import Event
+from ...events import notifications, rules, services
+from ...events.calendar.ics import build_calendar
+from ...events.models import Event, EventStatus
+from ...events.rsvp import services as rsvp
 from ...extensions import db
 from ...security import Role, roles_required
 from ...timeutil import utcnow
@@ -66,7 +67,7 @@ SCHEMAS["Event"] = {
         "id": {"type": "integer"},
         "uid": {"type": "string", "description": "iCalendar UID; never changes."},
         "sequence": {"type": "integer", "description": "iCalendar SEQUENCE; +1 per update sent."},
-        "status": {"type": "string", "enum": ["draft", "published", "cancelled"]},
+        "status": {"type": "string", "enum": [s.value for s in EventStatus]},
         **_EVENT_PROPS,
         "invitations": {"type": "object", "additionalProperties": {"type": "integer"},
                         "description": "Invitation counts by status, plus total."},
@@ -138,8 +139,8 @@ def _questions(raw: Any) -> tuple[rules.QuestionInput, ...]:
 
 
 def _zone(data: dict[str, Any], event: Event | None) -> ZoneInfo:
-    default_tz = event.timezone if event else current_app.config.get(
-        "DEFAULT_TIMEZONE", "Europe/Berlin")
+    default_tz = event.timezone if event else current_app.config[
+        "DEFAULT_TIMEZONE"]
     tz_name = text(data, "timezone", default_tz) or default_tz
     try:
         return rules.zone(tz_name)
@@ -171,7 +172,7 @@ def _cost(data: dict[str, Any], event: Event | None) -> Decimal | None:
 
 
 def _organizer_email_default() -> str:
-    sender = current_app.config.get("MAIL_DEFAULT_SENDER") or ""
+    sender = current_app.config["MAIL_DEFAULT_SENDER"] or ""
     return sender[1] if isinstance(sender, tuple | list) else sender
 
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, request
 
-from ...events import inbound
+from ...events.calendar import inbound
 from ...extensions import db
 from ...security import Role, roles_required
 from ...timeutil import utcnow
 from ..blueprint import bp
 from ..errors import ApiError
 from ..openapi import SCHEMAS, describe, json_response, ref
-
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024  # calendar replies are a few KB; attachments are not read
 
 SCHEMAS["InboundOutcome"] = {
     "type": "object", "required": ["result", "message_id", "reason"],
@@ -54,7 +52,7 @@ SCHEMAS["InboundResult"] = {
 
 
 def _max_bytes() -> int:
-    return int(current_app.config.get("INBOUND_MAIL_MAX_BYTES", DEFAULT_MAX_BYTES))
+    return int(current_app.config["INBOUND_MAIL_MAX_BYTES"])
 
 
 @bp.post("/inbound/mail")

@@ -4,15 +4,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from ...community.models import Tier
 from ...community.segments import services as seg
-from ...community.segments.models import Segment
-from ...community.segments.rules import criteria_from_dict
 from ...db import paginate
-from ...events import rsvp, services
-from ...events.models import Invitation
+from ...events import services
+from ...events.models import Invitation, InvitationStatus
+from ...events.rsvp import services as rsvp
 from ...extensions import db
 from ...security import Role, roles_required
 from ...timeutil import utcnow
@@ -22,6 +20,9 @@ from ..fields import invalid, iso_utc, json_body
 from ..openapi import PAGING, PARAMETERS, SCHEMAS, describe, json_response, list_envelope, ref
 from ..pagination import list_body, page_args
 from .events import ERRORS, ONE_EVENT, event_or_404
+
+# What a manager may answer for a member (the other states follow from seats and offers).
+ANSWERS = (InvitationStatus.ACCEPTED, InvitationStatus.TENTATIVE, InvitationStatus.DECLINED)
 
 SCHEMAS["InviteRequest"] = {
     "type": "object",
@@ -52,8 +53,7 @@ SCHEMAS["Invitation"] = {
                  "checked_in_at"],
     "properties": {
         "id": {"type": "integer"}, "member_id": {"type": "integer"},
-        "status": {"type": "string", "enum": ["invited", "accepted", "tentative", "declined",
-                                              "waitlisted", "cancelled"]},
+        "status": {"type": "string", "enum": [s.value for s in InvitationStatus]},
         "waitlist_position": {"type": ["integer", "null"]},
         "responded_at": {"type": ["string", "null"], "format": "date-time"},
         "checked_in_at": {"type": ["string", "null"], "format": "date-time"},
@@ -76,7 +76,7 @@ SCHEMAS["Invitation"] = {
 SCHEMAS["RsvpRequest"] = {
     "type": "object", "required": ["status"],
     "properties": {
-        "status": {"type": "string", "enum": ["accepted", "tentative", "declined"]},
+        "status": {"type": "string", "enum": [s.value for s in ANSWERS]},
         "plus_one": {"type": "boolean", "description": "Only where the event allows it."},
         "answers": {"type": "object", "additionalProperties": {"type": "string"},
                     "description": "{question id: answer}; omitted keeps earlier answers."},
@@ -98,35 +98,15 @@ def invitation_json(r: Invitation) -> dict[str, Any]:
     }
 
 
-def _min_tier_rank(name: Any) -> int:
-    """The SPEC's `min_tier`: a tier name, meaning "this tier or higher"."""
-    rank = db.session.scalar(select(Tier.rank).where(func.lower(Tier.name) == str(name).lower()))
-    if rank is None:
-        raise ApiError(422, f"unknown tier {name!r}", "invalid")
-    return rank
-
-
 def _segment_select(raw: Any):
     """A SELECT of member ids from {"segment_id": n} or criteria such as {"min_tier": ...}."""
     if not isinstance(raw, dict):
         raise invalid("segment", "must be an object")
+    if "segment_id" in raw and (len(raw) != 1 or isinstance(raw["segment_id"], bool)
+                                or not isinstance(raw["segment_id"], int)):
+        raise invalid("segment", "give either segment_id (a number) or criteria")
     try:
-        if "segment_id" in raw:
-            if len(raw) != 1 or isinstance(raw["segment_id"], bool) or not isinstance(
-                    raw["segment_id"], int):
-                raise invalid("segment", "give either segment_id (a number) or criteria")
-            segment = db.session.get(Segment, raw["segment_id"])
-            if segment is None:
-                raise ApiError(422, f"no saved segment with id {raw['segment_id']}", "invalid")
-            criteria = seg.criteria_of(segment)
-        else:
-            data = dict(raw)
-            if "min_tier" in data:
-                data["min_tier_rank"] = _min_tier_rank(data.pop("min_tier"))
-            criteria = criteria_from_dict(data)
-        criteria = seg.validate_extras(criteria)
-        seg.check_tiers_exist(db.session, criteria)
-        return seg.segment_query(db.session, criteria)
+        return seg.resolve_segment(db.session, raw.get("segment_id", raw))
     except seg.InvalidCriteria as exc:
         raise invalid("segment", str(exc)) from None
 
@@ -208,7 +188,7 @@ def api_rsvp(invitation_id: int):
         raise ApiError(404, f"no invitation with id {invitation_id}")
     data = json_body()
     status = data.get("status")
-    if status not in ("accepted", "tentative", "declined"):
+    if status not in {s.value for s in ANSWERS}:
         raise invalid("status", "must be accepted, tentative or declined")
     plus_one = data.get("plus_one")
     if plus_one is not None and not isinstance(plus_one, bool):

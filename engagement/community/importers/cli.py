@@ -45,7 +45,7 @@ def import_community_command(paths: tuple[Path, ...], fmt: str, source: str | No
         try:
             run = run_import(session, list(paths), fmt, source, progress=progress,
                              actor="cli:import-community",
-                             batch_rows=current_app.config.get("IMPORT_BATCH_ROWS"))
+                             batch_rows=current_app.config["IMPORT_BATCH_ROWS"])
         except ImportSetupError as exc:
             raise click.ClickException(str(exc)) from None
         finally:

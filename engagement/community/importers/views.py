@@ -55,7 +55,7 @@ def index():
 
 def _server_paths(raw: str) -> list[Path]:
     """The path, if it lies inside IMPORT_ROOT (symlinks resolved); else ImportSetupError."""
-    root = current_app.config.get("IMPORT_ROOT")
+    root = current_app.config["IMPORT_ROOT"]
     if not root:
         raise ImportSetupError(_("Server paths are disabled (IMPORT_ROOT is not configured)."))
     root_path = Path(root).resolve()
@@ -109,7 +109,7 @@ def new():
         flash(_("Import started."), "success")
         return redirect(url_for("imports.show", run_id=run.id))
     return render_template("community/imports/new.html", form=form,
-                           import_root=current_app.config.get("IMPORT_ROOT"))
+                           import_root=current_app.config["IMPORT_ROOT"])
 
 
 def _start_background(run_id: int, paths: list[Path], fmt: str, actor: str) -> None:

@@ -155,8 +155,9 @@ def _contains(session: Session, column, q: str) -> ColumnElement[bool]:
     return or_(*parts)
 
 
-def _search_condition(session: Session, q: str) -> ColumnElement[bool]:
-    """Part of the display name or e-mail (any case), or exactly the external id.
+def search_condition(session: Session, q: str) -> ColumnElement[bool]:
+    """WHERE clause of the member search: part of the display name or e-mail (any case),
+    or exactly the external id (for queries that join members to something else).
 
     One id set per alternative, unioned: each is a scan of one narrow index (name, e-mail)
     or an index look-up ((source, external_id), naming every source), not of the table.
@@ -181,7 +182,7 @@ def search_members(session: Session, q: str = "", *, tier_id: int | None = None,
     """
     conditions: list[ColumnElement[bool]] = []
     if q:
-        conditions.append(_search_condition(session, q))
+        conditions.append(search_condition(session, q))
     if without_tier:
         conditions.append(Member.tier_id.is_(None))
     elif tier_id is not None:

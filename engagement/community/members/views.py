@@ -78,7 +78,7 @@ def index():
         sort=sort,
     )
     result = services.members_page(db.session, filters, page_arg(),
-                                   current_app.config.get("MEMBERS_PER_PAGE", 50))
+                                   current_app.config["MEMBERS_PER_PAGE"])
     return render_template("community/members/index.html", result=result, f=filters,
                            tiers=tiers, sources=sources, regions=regions,
                            no_tier=services.NO_TIER)

@@ -14,24 +14,17 @@ written wins over it ("stale"), and reading the same mail again changes nothing.
 """
 from __future__ import annotations
 
-import mailbox
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from pathlib import Path
 
-import click
-from flask.cli import with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .. import audit
-from ..community.models import Member
-from ..extensions import db
-from ..timeutil import utcnow
-from . import imip, rsvp
-from .models import Event, Invitation
+from ...community.models import Member
+from ..models import Event, Invitation
+from ..rsvp import services as rsvp
+from . import imip
 
 APPLIED, IGNORED, SKIPPED = "applied", "ignored", "skipped"
 IGNORE_AMBIGUOUS = "ambiguous_attendee"
@@ -100,7 +93,7 @@ def _apply(session: Session, parsed: imip.ParsedMail, reply: imip.CalendarReply,
     invitation = invitations[0] if invitations else None
     decision = imip.decide(
         reply, attendee, event_sequence=event.sequence,
-        invitation_status=None if invitation is None else str(invitation.status),
+        invitation_status=None if invitation is None else invitation.status,
         responded_at=None if invitation is None else invitation.responded_at)
     if decision.status is None:
         return Outcome(IGNORED, reason=decision.reason, detail=decision.detail,
@@ -142,68 +135,6 @@ def ingest_message(session: Session, raw: bytes, *, now: datetime,
 
 
 def counts(outcomes: list[Outcome]) -> dict[str, int]:
+    """{applied, ignored, skipped: how many outcomes had that result}."""
     found = Counter(o.result for o in outcomes)
     return {k: found.get(k, 0) for k in (APPLIED, IGNORED, SKIPPED)}
-
-
-class UnreadableInput(Exception):
-    """The path is not a mail file, mbox or Maildir that can be read."""
-
-
-def read_messages(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(label, raw bytes) of every message in an .eml file, an mbox file, a Maildir, or a
-    folder of .eml files. Raises UnreadableInput."""
-    try:
-        if path.is_dir():
-            if all((path / sub).is_dir() for sub in ("cur", "new", "tmp")):
-                box = mailbox.Maildir(str(path), factory=None, create=False)
-                for key in sorted(box.keys()):
-                    yield key, box.get_bytes(key)
-                return
-            files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".eml")
-            if not files:
-                raise UnreadableInput(f"{path}: neither a Maildir (cur/new/tmp) nor a folder "
-                                      "with .eml files")
-            for file in files:
-                yield file.name, file.read_bytes()
-            return
-        with path.open("rb") as fh:
-            head = fh.read(5)
-        if head == b"From ":
-            box = mailbox.mbox(str(path), factory=None, create=False)
-            for key in box.keys():
-                yield f"{path.name}#{key + 1}", box.get_bytes(key)
-            return
-        yield path.name, path.read_bytes()
-    except OSError as exc:
-        raise UnreadableInput(f"{path}: {exc.strerror or exc}") from exc
-
-
-@click.command("ingest-replies", help=(
-    "Apply calendar replies (iCalendar METHOD:REPLY, e.g. 'Accepted: ...' mails from Outlook "
-    "or Google) read from PATH: an .eml file, an mbox file, a Maildir or a folder of .eml "
-    "files. Prints one line per reply: applied, ignored: <reason> or skipped: <reason>. "
-    "Re-reading the same mails changes nothing. Exits non-zero only when PATH cannot be read."))
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
-@with_appcontext
-def ingest_replies_command(path: Path) -> None:
-    now = utcnow()
-    outcomes: list[Outcome] = []
-    messages = 0
-    with audit.acting_as("cli:ingest-replies"):
-        try:
-            for label, raw in read_messages(path):
-                messages += 1
-                found = ingest_message(db.session, raw, now=now, label=label)
-                for outcome in found:
-                    click.echo(outcome.line())
-                outcomes.extend(found)
-        except UnreadableInput as exc:
-            db.session.rollback()
-            raise click.ClickException(str(exc)) from None
-        total = counts(outcomes)
-        audit.record(db.session, "events.ingest_replies", "mailbox", str(path)[:64],
-                     after={"messages": messages, **total}, at=now)
-        db.session.commit()
-    click.echo(f"{messages} messages: {total[APPLIED]} applied, {total[IGNORED]} ignored, "
-               f"{total[SKIPPED]} skipped")

@@ -13,21 +13,19 @@ the invitation and subscribes to the feed shows one entry, not two.
 """
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 from icalendar import Event as VEvent
-from sqlalchemy import ForeignKey, Integer, String, or_, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
-from .. import audit
-from ..extensions import db
-from ..timeutil import UTCDateTime
-from .calendar import PRODID, add_event_details, address
-from .models import Event, EventStatus, Invitation, InvitationStatus
+from ... import audit, signing
+from ..models import Event, EventStatus, Invitation, InvitationStatus
+from .ics import PRODID, add_event_details, address
+from .models import CalendarFeed
 from .vtimezone import vtimezone
 
 FEED_PAST_DAYS = 90
@@ -35,20 +33,13 @@ FEED_CANCELLED_DAYS = 30
 REFRESH = timedelta(hours=1)  # how often clients should poll (REFRESH-INTERVAL)
 
 
-class CalendarFeed(db.Model):
-    __tablename__ = "calendar_feeds"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"),
-                                           unique=True)
-    # NULL while the feed is switched off; unique so a token names exactly one member.
-    token: Mapped[str | None] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
 def new_token() -> str:
-    return secrets.token_urlsafe(32)
+    """A fresh feed secret (stored in plain text: see the module doc)."""
+    return signing.random_token(32)
+
+
+__all__ = ["CalendarFeed", "build_feed", "disable_feed", "feed_of", "feed_rows", "in_feed",
+           "member_for_token", "reset_feed"]
 
 
 def feed_of(session: Session, member_id: int) -> CalendarFeed | None:

@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Timezone, vCalAddress, vText
 from icalendar import Event as VEvent
 
-from .rules import location_text
+from ..rules import EventStatus, InvitationStatus, location_text
 from .vtimezone import vtimezone
 
 PRODID = "-//engagement//Events 1.0//EN"
 METHODS = ("REQUEST", "CANCEL", "PUBLISH")
-PARTSTATS = {"accepted": "ACCEPTED", "tentative": "TENTATIVE", "declined": "DECLINED"}
+PARTSTATS = {InvitationStatus.ACCEPTED: "ACCEPTED", InvitationStatus.TENTATIVE: "TENTATIVE",
+             InvitationStatus.DECLINED: "DECLINED"}
 
 
 class EventLike(Protocol):
@@ -46,7 +47,7 @@ class Attendee:
 
     name: str
     email: str
-    status: str = "invited"  # the invitation's status; mapped to PARTSTAT
+    status: str = InvitationStatus.INVITED  # the invitation's status; mapped to PARTSTAT
 
 
 def _timezone_component(tz_name: str, start: datetime, end: datetime) -> Timezone:
@@ -87,7 +88,7 @@ def build_calendar(event: EventLike, *, method: str, now: datetime,
     """The event as a VCALENDAR with the given METHOD, for one attendee (or none)."""
     if method not in METHODS:
         raise ValueError(f"unsupported METHOD {method!r}")
-    cancelled = method == "CANCEL" or str(event.status) == "cancelled"
+    cancelled = method == "CANCEL" or str(event.status) == EventStatus.CANCELLED
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")

@@ -7,16 +7,16 @@ from urllib.parse import quote, urlsplit
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from ..community.models import Member
-from ..extensions import db
-from ..security import Role, public, roles_required
-from ..timeutil import utcnow
-from ..web import ConfirmForm
-from . import feed, notifications, rules
-from .models import Event, EventStatus, Invitation
-from .views import bp
+from ...community.models import Member
+from ...extensions import db
+from ...security import Role, public, roles_required
+from ...timeutil import utcnow
+from ...web import ConfirmForm
+from .. import notifications, rules, services
+from ..blueprint import bp
+from ..models import Event, EventStatus, Invitation
+from . import feed
 
 PAST_LIMIT = 50
 
@@ -33,13 +33,8 @@ def _feed_urls(token: str) -> dict[str, str]:
 
 def _rows(member_id: int, now):
     """(upcoming, past) invitations of the member with their event, link and Google URL."""
-    query = (select(Invitation, Event).join(Event, Event.id == Invitation.event_id)
-             .where(Invitation.member_id == member_id, Event.status != EventStatus.DRAFT))
-    upcoming = db.session.execute(
-        query.where(Event.ends_at >= now).order_by(Event.starts_at, Event.id)).all()
-    past = db.session.execute(
-        query.where(Event.ends_at < now).order_by(Event.starts_at.desc(), Event.id.desc())
-        .limit(PAST_LIMIT)).all()
+    upcoming, past = services.member_invitations(db.session, member_id, now=now,
+                                                 past_limit=PAST_LIMIT)
 
     def item(invitation: Invitation, event: Event) -> dict:
         # The personal link expires some time after the event (rules.link_expiry).

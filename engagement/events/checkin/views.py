@@ -3,21 +3,19 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from itsdangerous import BadSignature
-from sqlalchemy import func, or_, select
 
-from ..community.models import Member
-from ..extensions import db
-from ..security import Role, public, roles_required
-from ..timeutil import utcnow
-from ..web import ConfirmForm
-from . import checkin
-from .checkin_rules import checkin_expiry
-from .models import Invitation, InvitationStatus
-from .views import _event_or_404, _invitation_from_token, bp
+from ... import signing
+from ...db import paginate
+from ...extensions import db
+from ...security import Role, public, roles_required
+from ...timeutil import utcnow
+from ...web import ConfirmForm, page_arg
+from ..blueprint import bp, event_or_404, invitation_from_token
+from ..models import EventStatus, Invitation, InvitationStatus
+from . import qr, tickets
+from . import services as checkin
 
 PER_PAGE = 50
-checkin.register_segment_criteria()
 
 
 @bp.app_template_global("checkin_summary")
@@ -29,21 +27,18 @@ def checkin_summary(event) -> dict:
             "no_shows": counts.remaining if over else None}
 
 
-def _like(q: str) -> str:
-    return "%" + q.lower().replace("%", "").replace("_", "") + "%"
-
-
 @bp.route("/i/<token>/ticket")
 @public
 def ticket(token: str):
     """The invitee's ticket: the QR code the door staff scan (accepted invitations only)."""
-    invitation, status = _invitation_from_token(token)
+    invitation, status = invitation_from_token(token)
     if invitation is None:
         return render_template("events/invitation_invalid.html", reason=status), status
     svg = url = None
-    if invitation.status == InvitationStatus.ACCEPTED and invitation.event.status != "cancelled":
-        url = checkin.checkin_url(invitation.id, invitation.nonce)
-        svg = checkin.qr_svg(url)
+    if (invitation.status == InvitationStatus.ACCEPTED
+            and invitation.event.status != EventStatus.CANCELLED):
+        url = tickets.checkin_url(invitation.id, invitation.nonce)
+        svg = qr.qr_svg(url)
     return render_template("events/checkin/ticket.html", invitation=invitation,
                            event=invitation.event, token=token, qr_svg=svg, checkin_url=url)
 
@@ -52,7 +47,7 @@ def _scanned(token: str):
     """(invitation, None) or (None, error response) for a scan token."""
     try:
         return checkin.load_by_token(db.session, token, now=utcnow()), None
-    except BadSignature:
+    except signing.LinkInvalid:
         return None, (render_template("events/checkin/invalid.html", reason=404), 404)
     except checkin.CheckinError:
         return None, (render_template("events/checkin/invalid.html", reason=410), 410)
@@ -105,30 +100,16 @@ def scan_undo(token: str):
 @roles_required(Role.MANAGER)
 def door(event_id: int):
     """Manual check-in: search the invitees, check in or undo, record walk-ins."""
-    event = _event_or_404(event_id)
+    event = event_or_404(event_id)
     q = (request.args.get("q") or "").strip()
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    stmt = (select(Invitation, Member).join(Member, Member.id == Invitation.member_id)
-            .where(Invitation.event_id == event.id,
-                   Invitation.status == InvitationStatus.ACCEPTED))
-    if q:
-        stmt = stmt.where(or_(func.lower(Member.display_name).like(_like(q)),
-                              func.lower(Member.email).like(_like(q))))
-    rows = db.session.execute(stmt.order_by(Member.display_name, Invitation.id)
-                              .limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).all()
     wq = (request.args.get("wq") or "").strip()
-    walk_in_candidates = []
-    if wq:
-        invited = select(Invitation.member_id).where(Invitation.event_id == event.id)
-        walk_in_candidates = db.session.scalars(
-            select(Member).where(or_(func.lower(Member.display_name).like(_like(wq)),
-                                     func.lower(Member.email).like(_like(wq))),
-                                 Member.id.not_in(invited))
-            .order_by(Member.display_name).limit(20)).all()
+    rows = paginate(db.session, checkin.door_list_query(db.session, event.id, q), page=page_arg(),
+                    per_page=PER_PAGE, scalars=False)
     return render_template(
-        "events/checkin/door.html", event=event, rows=rows[:PER_PAGE], q=q, wq=wq, page=page,
-        has_next=len(rows) > PER_PAGE, counts=checkin.door_counts(db.session, event.id),
-        walk_in_candidates=walk_in_candidates, open=utcnow() <= checkin_expiry(event.ends_at))
+        "events/checkin/door.html", event=event, rows=rows.items, q=q, wq=wq, page=rows.page,
+        has_next=rows.has_next, counts=checkin.door_counts(db.session, event.id),
+        walk_in_candidates=checkin.walk_in_candidates(db.session, event.id, wq),
+        open=not checkin.scan_expired(event, utcnow()))
 
 
 def _door_invitation(event_id: int, invitation_id: int) -> Invitation:
@@ -173,7 +154,7 @@ def door_undo(event_id: int, invitation_id: int):
 @bp.route("/events/<int:event_id>/door/walk-in", methods=["POST"])
 @roles_required(Role.MANAGER)
 def door_walk_in(event_id: int):
-    event = _event_or_404(event_id)
+    event = event_or_404(event_id)
     if not ConfirmForm().validate_on_submit():
         flash(_("The form has expired; please try again."), "error")
         return _back_to_door(event_id)
@@ -200,14 +181,13 @@ def door_walk_in(event_id: int):
 @roles_required(Role.MANAGER, Role.HR)
 def no_shows(event_id: int):
     """Accepted but never checked in, once the event is over (kept on the members)."""
-    event = _event_or_404(event_id)
+    event = event_or_404(event_id)
     over = utcnow() > event.ends_at
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    rows, total = [], 0
+    rows = None
     if over:
-        total = db.session.scalar(select(func.count()).select_from(
-            checkin.no_shows_query(event.id).subquery())) or 0
-        rows = db.session.execute(checkin.no_shows_query(event.id)
-                                  .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
-    return render_template("events/checkin/no_shows.html", event=event, over=over, rows=rows,
-                           total=total, page=page, pages=max(1, -(-total // PER_PAGE)))
+        rows = paginate(db.session, checkin.no_shows_query(event.id), page=page_arg(),
+                        per_page=PER_PAGE, scalars=False)
+    return render_template("events/checkin/no_shows.html", event=event, over=over,
+                           rows=rows.items if rows else [], total=rows.total if rows else 0,
+                           page=rows.page if rows else page_arg(),
+                           pages=rows.pages if rows else 1)

@@ -1,0 +1,74 @@
+"""The events blueprint and what every events page shares: lookups that 404, status labels.
+
+View modules (here and in rsvp/, checkin/, calendar/) import `bp` from this module and add
+their routes to it; `events.init_app` imports them and registers the blueprint.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime as babel_datetime
+from flask import Blueprint, abort
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+
+from .. import signing
+from ..extensions import db
+from ..timeutil import utcnow
+from . import services
+from .models import Event, EventStatus, Invitation, InvitationStatus
+
+bp = Blueprint("events", __name__)
+
+SKIP_LABELS = {
+    services.SKIP_NOT_FOUND: _l("no such member"),
+    services.SKIP_NO_EMAIL: _l("no e-mail address"),
+    services.SKIP_OPTED_OUT: _l("opted out of programme mail"),
+    services.SKIP_ALREADY_INVITED: _l("already invited"),
+}
+STATUS_LABELS = {
+    EventStatus.DRAFT: _l("Draft"), EventStatus.PUBLISHED: _l("Published"),
+    EventStatus.CANCELLED: _l("Cancelled"),
+    InvitationStatus.INVITED: _l("Invited"), InvitationStatus.ACCEPTED: _l("Accepted"),
+    InvitationStatus.TENTATIVE: _l("Tentative"), InvitationStatus.DECLINED: _l("Declined"),
+    InvitationStatus.WAITLISTED: _l("Waiting list"),
+}
+
+
+@bp.app_template_filter("in_zone")
+def in_zone(value: datetime | None, tz_name: str, fmt: str = "medium") -> str:
+    """A UTC time on the event's wall clock (not the viewer's), in the page's language."""
+    if value is None:
+        return "—"
+    return babel_datetime(value, fmt, tzinfo=ZoneInfo(tz_name), locale=str(get_locale()))
+
+
+@bp.app_template_global("status_label")
+def status_label(status) -> str:
+    """The translated name of an event or invitation status."""
+    return str(STATUS_LABELS.get(str(status), str(status)))
+
+
+@bp.app_template_global("skip_label")
+def skip_label(reason: str) -> str:
+    """The translated reason an invitee was skipped."""
+    return str(SKIP_LABELS.get(reason, reason))
+
+
+def event_or_404(event_id: int) -> Event:
+    """The event with this id, or a 404 page."""
+    event = db.session.get(Event, event_id)
+    if event is None:
+        abort(404)
+    return event
+
+
+def invitation_from_token(token: str) -> tuple[Invitation | None, int]:
+    """(invitation, 200) for a live personal link; (None, 404) unknown, (None, 410) expired."""
+    try:
+        return services.load_by_token(db.session, token, now=utcnow()), 200
+    except signing.LinkExpired:
+        return None, 410
+    except signing.LinkInvalid:
+        return None, 404

@@ -1,0 +1,1 @@
+"""Calendars: iCalendar objects, time zones, the personal feed and calendar replies (iMIP)."""

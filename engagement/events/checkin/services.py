@@ -1,0 +1,139 @@
+"""Check-in at the door: read a scan, check in or undo, walk-ins, door counts, guest lists.
+
+Use cases flush only; the request commits. The scan link itself is checkin/tickets.py.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from ... import audit, signing
+from ...community.members.services import search_condition, search_members
+from ...community.models import Member
+from ..attendance import AttendanceCounts, attendance_counts
+from ..models import Event, EventStatus, Invitation, InvitationStatus
+from .rules import can_check_in, checkin_expiry
+from .tickets import TicketInvalid, read_token
+
+__all__ = ["CheckinError", "DoorCounts", "TicketInvalid", "door_counts"]
+
+
+class CheckinError(Exception):
+    """A check-in that cannot happen.
+
+    `code`: "expired", "not_accepted", "not_published" or "already_invited".
+    """
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def load_by_token(session: Session, token: str, *, now: datetime) -> Invitation:
+    """The invitation behind a scan token.
+
+    Raises TicketInvalid (a signing.LinkInvalid: forged, unknown or revoked; 404) or
+    CheckinError("expired") a day after the event (410).
+    """
+    invitation_id, nonce = read_token(token)
+    inv = session.get(Invitation, invitation_id)
+    if inv is None or not signing.same_secret(inv.nonce, nonce):
+        raise TicketInvalid("invalid check-in link")
+    if now > checkin_expiry(inv.event.ends_at):
+        raise CheckinError("expired", "this check-in link has expired")
+    return inv
+
+
+# --- use cases -------------------------------------------------------------------------
+
+def check_in(session: Session, inv: Invitation, *, now: datetime, source: str) -> bool:
+    """Mark as arrived; True when newly checked in, False when it already was (idempotent)."""
+    if not can_check_in(inv.status, inv.event.status):
+        raise CheckinError("not_accepted", f"the invitation is {inv.status}")
+    if inv.checked_in_at is not None:
+        return False
+    inv.checked_in_at = now
+    session.flush()
+    audit.record(session, "invitation.checked_in", "invitation", inv.id,
+                 after={"event_id": inv.event_id, "member_id": inv.member_id,
+                        "source": source}, at=now)
+    return True
+
+
+def undo_check_in(session: Session, inv: Invitation, *, now: datetime) -> bool:
+    """Take a check-in back; True when there was one."""
+    if inv.checked_in_at is None:
+        return False
+    before = inv.checked_in_at
+    inv.checked_in_at = None
+    session.flush()
+    audit.record(session, "invitation.check_in_undone", "invitation", inv.id,
+                 before={"checked_in_at": before}, after={"event_id": inv.event_id}, at=now)
+    return True
+
+
+def record_walk_in(session: Session, event: Event, member_id: int, *,
+                   now: datetime) -> Invitation:
+    """A member who was not invited came anyway: an accepted, checked-in walk-in invitation.
+
+    Walk-ins may exceed the capacity: the person is already in the room, and the door staff
+    decided to let them in. They count as attendees everywhere (segments, history).
+    """
+    if event.status != EventStatus.PUBLISHED:
+        raise CheckinError("not_published", "the event is not published")
+    member = session.get(Member, member_id)
+    if member is None:
+        raise LookupError(member_id)
+    existing = session.scalar(select(Invitation).where(
+        Invitation.event_id == event.id, Invitation.member_id == member_id))
+    if existing is not None:
+        raise CheckinError("already_invited", f"already invited ({existing.status})")
+    inv = Invitation(event_id=event.id, member_id=member_id, status=InvitationStatus.ACCEPTED,
+                     nonce=signing.new_nonce(), created_at=now, responded_at=now,
+                     checked_in_at=now, rsvp_source="walk-in", walk_in=True)
+    session.add(inv)
+    session.flush()
+    audit.record(session, "invitation.walk_in", "invitation", inv.id,
+                 after={"event_id": event.id, "member_id": member_id}, at=now)
+    return inv
+
+
+DoorCounts = AttendanceCounts
+door_counts = attendance_counts  # the door list's figures are the event's attendance
+
+
+def door_list_query(session: Session, event_id: int, q: str = "") -> Select:
+    """(Invitation, Member) of the accepted invitees, by name; `q` filters name or e-mail."""
+    stmt = (select(Invitation, Member).join(Member, Member.id == Invitation.member_id)
+            .where(Invitation.event_id == event_id,
+                   Invitation.status == InvitationStatus.ACCEPTED))
+    if q:
+        stmt = stmt.where(search_condition(session, q))
+    return stmt.order_by(Member.display_name, Invitation.id)
+
+
+def walk_in_candidates(session: Session, event_id: int, q: str, *,
+                       limit: int = 20) -> list[Member]:
+    """Members matching `q` who are not invited to the event (for recording a walk-in)."""
+    if not q:
+        return []
+    invited = select(Invitation.member_id).where(Invitation.event_id == event_id)
+    return list(session.scalars(
+        search_members(session, q).where(Member.id.not_in(invited))
+        .order_by(Member.display_name).limit(limit)))
+
+
+def no_shows_query(event_id: int) -> Select:
+    """(Invitation, Member) accepted but never checked in (shown once the event is over)."""
+    return (select(Invitation, Member).join(Member, Member.id == Invitation.member_id)
+            .where(Invitation.event_id == event_id,
+                   Invitation.status == InvitationStatus.ACCEPTED,
+                   Invitation.checked_in_at.is_(None))
+            .order_by(Member.display_name, Invitation.id))
+
+
+def scan_expired(event: Event, now: datetime) -> bool:
+    """Whether the event's scan links stopped working (the door list closes with them)."""
+    return now > checkin_expiry(event.ends_at)

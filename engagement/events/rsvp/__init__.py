@@ -1,0 +1,1 @@
+"""RSVP: answering an invitation, the waiting list and its offers, consents, reminders."""

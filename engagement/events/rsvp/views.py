@@ -1,0 +1,119 @@
+"""RSVP pages of the invitee: the answer form on the invitation link and the closed page.
+
+Routes live on the events blueprint; the manager's RSVP tools are in manager_views.py.
+"""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from ...extensions import db
+from ...security import public
+from ...timeutil import utcnow
+from .. import notifications
+from ..blueprint import bp, invitation_from_token
+from ..models import Event, EventStatus, Invitation, InvitationStatus
+from . import rules
+from . import services as rsvp
+from .forms import RsvpForm
+
+
+def _error_texts(errors: dict[str, str], event: Event) -> list[str]:
+    labels = {f"q{q.id}": q.label for q in event.questions}
+    texts = []
+    for key, code in errors.items():
+        if key.startswith("consent:"):
+            texts.append(_("Please agree to the consent marked as required."))
+        elif code == "required":
+            texts.append(_("Please answer: %(q)s", q=labels.get(key, key)))
+        elif code == "invalid_choice":
+            texts.append(_("Pick one of the offered answers: %(q)s", q=labels.get(key, key)))
+        else:
+            texts.append(_("The answer is too long: %(q)s", q=labels.get(key, key)))
+    return texts
+
+
+def _form_answer(status: InvitationStatus) -> str | None:
+    """The answer preselected on the form: the given one (waiting for a seat = yes)."""
+    current = str(status)
+    if current == InvitationStatus.WAITLISTED:
+        return rules.RsvpStatus.ACCEPTED.value
+    return current if current in set(rules.RsvpStatus) else None
+
+
+def render_invitation(invitation: Invitation, token: str, *, form: RsvpForm | None = None,
+                      errors: list[str] | None = None, status: int = 200):
+    """The invitation page: details, the answer form, or the closed page after the deadline."""
+    event = invitation.event
+    now = utcnow()
+    if event.status == EventStatus.PUBLISHED and rsvp.expire_event_offers(
+            db.session, event.id, now=now):
+        db.session.refresh(invitation)
+    closed = rules.is_closed(deadline=event.rsvp_deadline, starts_at=event.starts_at, now=now)
+    consents = rsvp.event_consents(db.session, event.id)
+    given = {k: c.given for k, c in rsvp.current_consents(db.session, invitation.id).items()}
+    if form is None:
+        form = RsvpForm(formdata=None)
+        form.status.data = _form_answer(invitation.status)
+        form.plus_one.data = bool(invitation.plus_one)
+    answers = invitation.answers or {}
+    if request.method == "POST":
+        answers = {k[1:]: v for k, v in request.form.items() if k.startswith("q")}
+        given = {c.key: request.form.get(f"consent_{c.key}") == "1" for c in consents}
+    template = ("events/rsvp_closed.html"
+                if closed and event.status != EventStatus.CANCELLED else "events/invitation.html")
+    offer_open = (invitation.status == InvitationStatus.WAITLISTED
+                  and invitation.offer_expires_at is not None
+                  and invitation.offer_expires_at > now)
+    return render_template(
+        template, invitation=invitation, event=event, token=token, form=form,
+        consents=consents, given=given, answers=answers, errors=errors or [],
+        offer_open=offer_open, google_url=notifications.google_link(event),
+        rsvp_open=not closed and event.status == EventStatus.PUBLISHED
+        and invitation.status != InvitationStatus.CANCELLED), status
+
+
+@bp.route("/i/<token>/rsvp", methods=["POST"])
+@public
+def rsvp_submit(token: str):
+    invitation, status = invitation_from_token(token)
+    if invitation is None:
+        return render_template("events/invitation_invalid.html", reason=status), status
+    form = RsvpForm()
+    if not form.validate_on_submit():
+        return render_invitation(invitation, token, form=form,
+                                 errors=[_("Please choose an answer.")], status=422)
+    event = invitation.event
+    answers = {k[1:]: v for k, v in request.form.items()
+               if k.startswith("q") and k[1:].isdigit()}
+    consents = {c.key: request.form.get(f"consent_{c.key}") == "1"
+                for c in rsvp.event_consents(db.session, event.id)}
+    try:
+        result = rsvp.respond(db.session, invitation, form.status.data, now=utcnow(),
+                              answers=answers, plus_one=bool(form.plus_one.data),
+                              consents=consents, source="web",
+                              actor=f"invitee:{invitation.member_id}")
+    except rsvp.RsvpClosed:
+        # 200, not an error: the lock bump and any expired offers it handled are kept.
+        return render_invitation(invitation, token)
+    except rsvp.RsvpInvalid as exc:
+        db.session.rollback()
+        return render_invitation(invitation, token, form=form,
+                                 errors=_error_texts(exc.errors, event), status=422)
+    except rsvp.RsvpNotAllowed as exc:
+        db.session.rollback()
+        return render_invitation(invitation, token, form=form, errors=[_(str(exc))],
+                                 status=409)
+    flash(_result_message(result), "success")
+    return redirect(url_for("events.invitation_page", token=token))
+
+
+def _result_message(result: rsvp.RsvpResult) -> str:
+    if result.status == InvitationStatus.ACCEPTED:
+        return _("Thank you, your place is confirmed. A confirmation is on its way by e-mail.")
+    if result.status == InvitationStatus.WAITLISTED:
+        return _("The event is fully booked: you are on the waiting list at position %(n)s.",
+                 n=result.waitlist_position)
+    if result.status == InvitationStatus.TENTATIVE:
+        return _("Noted as maybe. Tentative answers do not hold a seat.")
+    return _("Noted: you will not attend. You can change your answer until the deadline.")
