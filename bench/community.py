@@ -24,7 +24,7 @@ REQUESTS = 20
 
 
 def _sqlite(path: Path) -> sqlite3.Connection:
-    # The same pragmas the app sets (engagement/db_setup.py), so only the work differs.
+    # The same pragmas the app sets (engagement/db.py), so only the work differs.
     con = sqlite3.connect(path)
     for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL"):
         con.execute(f"PRAGMA {pragma}")

@@ -92,7 +92,7 @@ def register_extensions(app: Flask) -> None:
 
     login_manager.login_message = lazy_gettext("Please sign in to open this page.")
     login_manager.login_message_category = "info"
-    from .db_setup import configure_engines
+    from .db import configure_engines
 
     with app.app_context():
         configure_engines(app)

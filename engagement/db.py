@@ -1,16 +1,18 @@
-"""Shared column types and query helpers every feature's models and services use."""
+"""Shared column types, query helpers and engine tuning every feature's models use."""
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Enum, Select, func, select
+from flask import Flask
+from sqlalchemy import Enum, Select, event, func, select
 from sqlalchemy.orm import Session
 
+from .extensions import db as _sqla
 from .timeutil import UTCDateTime
 
-__all__ = ["Page", "UTCDateTime", "enum_column", "paginate"]
+__all__ = ["Page", "UTCDateTime", "configure_engines", "enum_column", "paginate"]
 
 
 def enum_column(cls: type[enum.Enum], name: str, length: int = 16) -> Enum:
@@ -71,3 +73,19 @@ def paginate_list(items: list[Any], *, page: int, per_page: int) -> Page:
     start = (page - 1) * per_page
     return Page(items=items[start:start + per_page], total=len(items), page=page,
                 per_page=per_page)
+
+
+def configure_engines(app: Flask) -> None:
+    """Set SQLite pragmas on every connection: WAL, foreign keys, a busy timeout."""
+    engine = _sqla.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")  # writers queue instead of failing
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()

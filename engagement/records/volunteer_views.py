@@ -12,9 +12,9 @@ from flask_login import current_user
 
 from ..accounts.models import User
 from ..community.members.services import display_names, get_member
-from ..csvsafe import SafeWriter
 from ..db import paginate_list
 from ..extensions import db
+from ..formatting import SafeWriter
 from ..rewards.rules import Flag
 from ..security import Role, roles_required
 from ..timeutil import local_year, utcnow

@@ -26,9 +26,9 @@ from wtforms.fields.choices import SelectChoice
 
 from ..community.members.services import display_names, get_member
 from ..community.tiers.services import tier_by_id, tier_member_ids
-from ..csvsafe import SafeWriter
 from ..db import paginate, paginate_list
 from ..extensions import db
+from ..formatting import SafeWriter
 from ..security import Role, current_role, roles_required
 from ..timeutil import local_year, utcnow
 from ..web import ConfirmForm, page_arg

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from engagement.csvsafe import SafeWriter, safe_cell, safe_row
+from engagement.formatting import SafeWriter, safe_cell, safe_row
 
 
 @pytest.mark.parametrize("value, expected", [

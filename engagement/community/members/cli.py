@@ -9,8 +9,8 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
 from ... import audit
-from ...csvsafe import SafeWriter
 from ...extensions import db
+from ...formatting import SafeWriter
 from ..models import Member, Tier
 from .serialize import MEMBER_FIELDS, member_rows, row_dict
 

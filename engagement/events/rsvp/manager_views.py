@@ -10,8 +10,8 @@ from flask import Response, abort, flash, redirect, request, stream_with_context
 from flask_babel import gettext as _
 
 from ... import audit
-from ...csvsafe import safe_row
 from ...extensions import db
+from ...formatting import safe_row
 from ...security import Role, roles_required
 from ...timeutil import utcnow
 from ...web import ConfirmForm
