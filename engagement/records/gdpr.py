@@ -42,6 +42,7 @@ from ..events.reissue import reissue_member_links
 from ..extensions import db
 from ..mail.models import OutboxMessage
 from .gdpr_audit import redact_member
+from .gdpr_staff import hide_staff
 from .gdpr_files import delete_mail_files, mail_file_dir
 
 try:  # Grants must be in the metadata so export and erasure see them (rewards <- records).
@@ -133,23 +134,27 @@ def export_member(session: Session, member_id: int) -> dict[str, Any]:
             select(consents).where(consents.c.invitation_id.in_(invitation_ids))
             .order_by(consents.c.id)).all()
     ] if invitation_ids else []
-    addresses = {a.lower() for a in [member.email, *(r["email"] for r in data["users"])] if a}
+    # The member's mail by reference: their imported address may be somebody else's too.
+    mail_ids = member_mail_ids(session, member_id, user_ids, invitation_ids)
     data["mail_received"] = [
         {"kind": m.kind, "subject": m.subject, "status": m.status,
          "created_at": _plain(m.created_at), "sent_at": _plain(m.sent_at)}
+        for start in range(0, len(mail_ids), 500)
         for m in session.scalars(
-            select(OutboxMessage).where(func.lower(OutboxMessage.to_addr).in_(addresses))
+            select(OutboxMessage).where(OutboxMessage.id.in_(mail_ids[start:start + 500]))
             .order_by(OutboxMessage.id))
-    ] if addresses else []
+    ]
     data["audit_entries"] = [
         {"at": _plain(e.at), "actor": e.actor, "action": e.action, "before": e.before,
          "after": e.after}
         for e in session.scalars(
-            select(AuditEntry).where(AuditEntry.object_type == "member",
-                                     AuditEntry.object_id == str(member_id))
+            select(AuditEntry).where(or_(
+                and_(AuditEntry.object_type == "member",
+                     AuditEntry.object_id == str(member_id)),
+                AuditEntry.subject_member_id == member_id))
             .order_by(AuditEntry.id))
     ]
-    return data
+    return hide_staff(session, data, member_id)
 
 
 def erase_member(session: Session, member_id: int, *, key: str) -> dict[str, int]:
