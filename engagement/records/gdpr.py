@@ -42,8 +42,8 @@ from ..events.reissue import reissue_member_links
 from ..extensions import db
 from ..mail.models import OutboxMessage
 from .gdpr_audit import redact_member
-from .gdpr_staff import hide_staff
 from .gdpr_files import delete_mail_files, mail_file_dir
+from .gdpr_staff import hide_staff
 
 try:  # Grants must be in the metadata so export and erasure see them (rewards <- records).
     from ..rewards import models as _rewards  # noqa: F401
