@@ -61,6 +61,11 @@ class AuditEntry(db.Model):
     content_digest: Mapped[str | None] = mapped_column(String(64))
     salt: Mapped[str | None] = mapped_column(String(32))
     redacted_by: Mapped[int | None] = mapped_column(Integer)
+    # The member an entry is about (their data, their RSVP, their grant), whatever its
+    # object: a GDPR erasure finds the member's entries by this reference and the object
+    # references, never by searching the content for a name. No foreign key: the log is a
+    # leaf below community, and the reference must outlive nothing but itself.
+    subject_member_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class AuditHead(db.Model):
@@ -140,9 +145,13 @@ def _current_actor() -> tuple[str, int | None]:
 def record(
     session: Session, action: str, object_type: str, object_id: Any = None,
     before: Any = None, after: Any = None, *, actor: str | None = None,
-    at: datetime | None = None,
+    at: datetime | None = None, subject_member_id: int | None = None,
 ) -> AuditEntry:
-    """Append one entry to the chain (flushes; committed with the caller's transaction)."""
+    """Append one entry to the chain (flushes; committed with the caller's transaction).
+
+    `subject_member_id` names the member the entry is about when its object is not the
+    member row itself (an RSVP, a grant, a login); an erasure redacts by it.
+    """
     who, user_id = _current_actor()
     if actor is not None:
         who = actor
@@ -162,7 +171,10 @@ def record(
         content_digest=content_digest(salt=salt, **content),
     )
     digest = entry_hash(**meta)
-    entry = AuditEntry(**meta, **content, salt=salt, hash=digest, actor_user_id=user_id)
+    if subject_member_id is None and object_type == "member" and str(object_id).isdigit():
+        subject_member_id = int(object_id)
+    entry = AuditEntry(**meta, **content, salt=salt, hash=digest, actor_user_id=user_id,
+                       subject_member_id=subject_member_id)
     session.add(entry)
     head.last_id = entry.id
     head.last_hash = digest

@@ -111,6 +111,9 @@ SETTINGS: tuple[Setting, ...] = (
     S("MEMBERS_PER_PAGE", int, 50, "rows per page of the member list"),
     S("IMPORT_ROOT", str, None, "a server folder whose exports managers may import by path on "
       "the import page (uploads always work)"),
+    S("IMPORT_UPLOAD_RETENTION_DAYS", int, 0,
+      "days uploaded import files are kept after their run ends (0: deleted when the run "
+      "ends, successful or not; they hold members' personal data)"),
     S("IMPORT_BATCH_ROWS", int, None,
       "rows per database batch of `import-community` (unset: the loader's own sizes)"),
     S("EVENT_OFFER_HOURS", int, 48,

@@ -187,7 +187,9 @@ def request_link(session: Session, email: str, *, ip: str, now: datetime, minute
     member = _member(session, member_id) if user is None else None
     locale = user.locale if user is not None else (member.locale if member else None)
     outbox.enqueue(session, build_link_mail(email, f"{base_url}/login/link/{token}",
-                                            minutes=minutes, locale=locale), kind=MAIL_KIND)
+                                            minutes=minutes, locale=locale), kind=MAIL_KIND,
+                   member_id=member_id if user is None else user.member_id,
+                   user_id=user.id if user else None)
     return RequestOutcome(True, "sent")
 
 

@@ -214,3 +214,6 @@ class ImportIssue(db.Model):
     file: Mapped[str] = mapped_column(String(255))
     line: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
+    # The platform user the rejected row was about, when known: an erasure finds the
+    # issues quoting the member by (run source, external_id), not by searching reasons.
+    external_id: Mapped[str | None] = mapped_column(String(64))

@@ -35,6 +35,11 @@ class OutboxMessage(db.Model):
     dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     from_addr: Mapped[str] = mapped_column(String(320))
     to_addr: Mapped[str] = mapped_column(String(320), index=True)
+    # Who the mail is for, as references (no foreign keys: mail is a leaf below the
+    # features): a GDPR erasure deletes a member's mail by these, never by address text,
+    # so a member whose imported address equals someone else's cannot take their mail.
+    member_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)
     subject: Mapped[str] = mapped_column(String(998), default="")
     # Assigned when the row is written, also for deferred rows: the message rendered later
     # carries it, so the outbox page and a duplicate check know it before rendering.

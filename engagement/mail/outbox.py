@@ -55,13 +55,17 @@ def _row_values(message: EmailMessage, kind: str, send_after: datetime | None,
 
 
 def enqueue(session: Session, message: EmailMessage, *, kind: str,
-            send_after: datetime | None = None, dedupe_key: str | None = None) -> OutboxMessage:
+            send_after: datetime | None = None, dedupe_key: str | None = None,
+            member_id: int | None = None, user_id: int | None = None) -> OutboxMessage:
     """Store the message as an outbox row in the caller's transaction (flush only).
+
+    `member_id` / `user_id` say whom the mail is for (a GDPR erasure deletes by them).
 
     With a `dedupe_key` already in the outbox, the existing row is returned and nothing
     is added, so double clicks and re-runs cannot send the same mail twice.
     """
     values = _row_values(message, kind, send_after, dedupe_key)
+    values.update(member_id=member_id, user_id=user_id)
     if dedupe_key is None:
         row = OutboxMessage(**values)
         session.add(row)
@@ -96,6 +100,8 @@ class Deferred:
     dedupe_key: str | None = None
     subject: str = ""  # shown on the outbox page until the rendered subject replaces it
     send_after: datetime | None = None
+    member_id: int | None = None  # whom it is for (see OutboxMessage.member_id)
+    user_id: int | None = None
 
 
 # A bare addr-spec (no display name, no spaces, no header syntax). A regex, not the email
@@ -154,7 +160,7 @@ def enqueue_many(session: Session, mails: Iterable[Deferred], *, kind: str,
             to_addr=_check_recipient(mail.to_addr), subject=mail.subject[:998],
             message_id=new_message_id(domain), raw=None, payload=mail.payload,
             status=OutboxStatus.QUEUED, attempts=0, next_attempt_at=due or now,
-            created_at=now))
+            created_at=now, member_id=mail.member_id, user_id=mail.user_id))
         if len(rows) >= batch_size:
             flush_rows()
     flush_rows()

@@ -22,11 +22,12 @@ Erasure policy (documented in the report and the confirm page):
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Enum, Table, Text, delete, func, or_, select, update
+from sqlalchemy import Enum, Table, Text, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import audit
@@ -34,12 +35,15 @@ from ..accounts.magic import MagicLink
 from ..accounts.models import LoginAttempt, User
 from ..audit import AuditEntry
 from ..community.erasure import ERASED_PREFIX, erased_external_id  # noqa: F401 (re-exported)
-from ..community.models import ImportIssue, Member
+from ..community.models import ImportIssue, ImportRun, Member
 from ..events.calendar.models import CalendarFeed
 from ..events.models import Invitation
+from ..events.reissue import reissue_member_links
 from ..extensions import db
 from ..mail.models import OutboxMessage
 from .gdpr_audit import redact_member
+from .gdpr_files import delete_mail_files, mail_file_dir
+from .gdpr_staff import hide_staff
 
 try:  # Grants must be in the metadata so export and erasure see them (rewards <- records).
     from ..rewards import models as _rewards  # noqa: F401
@@ -130,23 +134,27 @@ def export_member(session: Session, member_id: int) -> dict[str, Any]:
             select(consents).where(consents.c.invitation_id.in_(invitation_ids))
             .order_by(consents.c.id)).all()
     ] if invitation_ids else []
-    addresses = {a.lower() for a in [member.email, *(r["email"] for r in data["users"])] if a}
+    # The member's mail by reference: their imported address may be somebody else's too.
+    mail_ids = member_mail_ids(session, member_id, user_ids, invitation_ids)
     data["mail_received"] = [
         {"kind": m.kind, "subject": m.subject, "status": m.status,
          "created_at": _plain(m.created_at), "sent_at": _plain(m.sent_at)}
+        for start in range(0, len(mail_ids), 500)
         for m in session.scalars(
-            select(OutboxMessage).where(func.lower(OutboxMessage.to_addr).in_(addresses))
+            select(OutboxMessage).where(OutboxMessage.id.in_(mail_ids[start:start + 500]))
             .order_by(OutboxMessage.id))
-    ] if addresses else []
+    ]
     data["audit_entries"] = [
         {"at": _plain(e.at), "actor": e.actor, "action": e.action, "before": e.before,
          "after": e.after}
         for e in session.scalars(
-            select(AuditEntry).where(AuditEntry.object_type == "member",
-                                     AuditEntry.object_id == str(member_id))
+            select(AuditEntry).where(or_(
+                and_(AuditEntry.object_type == "member",
+                     AuditEntry.object_id == str(member_id)),
+                AuditEntry.subject_member_id == member_id))
             .order_by(AuditEntry.id))
     ]
-    return data
+    return hide_staff(session, data, member_id)
 
 
 def erase_member(session: Session, member_id: int, *, key: str) -> dict[str, int]:
@@ -163,45 +171,45 @@ def erase_member(session: Session, member_id: int, *, key: str) -> dict[str, int
     if member.external_id.startswith(ERASED_PREFIX):
         raise ValueError("already erased")
     users = session.scalars(select(User).where(User.member_id == member_id)).all()
-    addresses = sorted({a.lower() for a in [member.email, *(u.email for u in users)] if a})
     user_ids = [u.id for u in users]
+    # Only the member's own logins (unique) identify rows of theirs by address: the
+    # imported member address may be anybody's, even a staff user's.
+    logins = sorted({u.email.lower() for u in users if u.email})
+    own_actors = [f"{role}:{login}" for login in logins
+                  for role in {str(u.role) for u in users} | {"member"}]
     counts: dict[str, int] = {}
 
     magic = delete(MagicLink).where(or_(
-        MagicLink.member_id == member_id,
-        MagicLink.user_id.in_(user_ids),
-        func.lower(MagicLink.email).in_(addresses),
-    ))
+        MagicLink.member_id == member_id, MagicLink.user_id.in_(user_ids)))
     counts["magic_links"] = session.execute(magic).rowcount
     counts["calendar_feeds"] = session.execute(
         delete(CalendarFeed).where(CalendarFeed.member_id == member_id)).rowcount
-    if addresses:
-        counts["outbox_messages"] = session.execute(
-            delete(OutboxMessage).where(func.lower(OutboxMessage.to_addr).in_(addresses))
+    invitation_ids = list(session.scalars(
+        select(Invitation.id).where(Invitation.member_id == member_id)))
+    mail_ids = member_mail_ids(session, member_id, user_ids, invitation_ids)
+    counts["mail_files"] = delete_mail_files(mail_file_dir(), mail_ids)
+    counts["outbox_messages"] = 0
+    for start in range(0, len(mail_ids), 500):
+        counts["outbox_messages"] += session.execute(
+            delete(OutboxMessage).where(OutboxMessage.id.in_(mail_ids[start:start + 500]))
         ).rowcount
-        counts["login_attempts"] = session.execute(
-            delete(LoginAttempt).where(func.lower(LoginAttempt.email).in_(addresses))
-        ).rowcount
+    counts["login_attempts"] = session.execute(
+        delete(LoginAttempt).where(func.lower(LoginAttempt.email).in_(logins))
+    ).rowcount if logins else 0
     # Free-text answers may name the member or others; attendance itself stays.
     counts["invitations_pseudonymised"] = session.execute(
         update(Invitation).where(Invitation.member_id == member_id).values(answers=None)
     ).rowcount
+    counts["invitation_links_reissued"] = reissue_member_links(session, member_id)
     pseudonym = f"Erased member #{member.id}"
     # Very short names are skipped: replacing "Al" everywhere would mangle unrelated text.
+    # The needles are only ever replaced inside rows found to be the member's.
     needles = [n for n in dict.fromkeys(
-        [member.display_name, member.email or "", *(u.email for u in users), *addresses]
+        [member.display_name, member.email or "", *(u.email for u in users)]
     ) if len(n) >= 3]
     if needles:
         _scrub_kept_rows(session, member_id, needles, pseudonym)
-        # Import issue reasons can quote a rejected row's values (few rows: capped per run).
-        reason = ImportIssue.reason
-        for needle in needles:
-            reason = func.replace(reason, needle, pseudonym)
-        counts["import_issues_scrubbed"] = session.execute(
-            update(ImportIssue).where(or_(*(ImportIssue.reason.contains(n, autoescape=True)
-                                            for n in needles)))
-            .values(reason=reason)
-        ).rowcount
+    counts["import_issues_scrubbed"] = _scrub_import_issues(session, member, needles, pseudonym)
     grants = db.metadata.tables.get("reward_grants")
     if grants is not None and "fulfilment_note" in grants.c:
         # Shipping details are personal data and not needed for the tax record.
@@ -218,7 +226,8 @@ def erase_member(session: Session, member_id: int, *, key: str) -> dict[str, int
 
     counts["audit_entries_redacted"] = redact_member(
         session, member_id, needles=needles, pseudonym=pseudonym,
-        linked=_linked_rows(session, member_id), user_ids=user_ids)
+        linked=_linked_rows(session, member_id), user_ids=user_ids,
+        own_actors=own_actors)
     member.external_id = erased_external_id(key, member.source, member.external_id)
     member.display_name = pseudonym
     member.email = None
@@ -230,6 +239,37 @@ def erase_member(session: Session, member_id: int, *, key: str) -> dict[str, int
     audit.record(session, "member.erased", "member", member_id,
                  after={"removed": sorted(counts), "counts": counts})
     return counts
+
+
+def member_mail_ids(session: Session, member_id: int, user_ids: list[int],
+                    invitation_ids: list[int]) -> list[int]:
+    """Outbox rows for the member, by reference: the row's member/user, or a deferred
+    mail's invitation or member in its payload (rows queued before the references)."""
+    conditions = [OutboxMessage.member_id == member_id]
+    if user_ids:
+        conditions.append(OutboxMessage.user_id.in_(user_ids))
+    payload_invitation = OutboxMessage.payload["invitation_id"].as_integer()
+    for start in range(0, len(invitation_ids), 500):
+        conditions.append(payload_invitation.in_(invitation_ids[start:start + 500]))
+    conditions.append(and_(OutboxMessage.payload["mailing_id"].as_integer().is_not(None),
+                           OutboxMessage.payload["member_id"].as_integer() == member_id))
+    return list(session.scalars(select(OutboxMessage.id).where(or_(*conditions))
+                                .order_by(OutboxMessage.id)))
+
+
+def _scrub_import_issues(session: Session, member: Member, needles: list[str],
+                         pseudonym: str) -> int:
+    """Issues about the member's platform user (source + external_id), pseudonymised."""
+    issues = session.scalars(
+        select(ImportIssue).join(ImportRun, ImportRun.id == ImportIssue.run_id)
+        .where(ImportRun.source == member.source,
+               ImportIssue.external_id == member.external_id)).all()
+    pattern = re.compile("|".join(re.escape(n) for n in sorted(
+        {*needles, member.external_id}, key=len, reverse=True)), re.IGNORECASE)
+    for issue in issues:
+        issue.reason = pattern.sub(pseudonym, issue.reason)
+        issue.external_id = None
+    return len(issues)
 
 
 def _linked_rows(session: Session, member_id: int) -> dict[str, list[int]]:

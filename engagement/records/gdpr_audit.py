@@ -1,23 +1,26 @@
 """What an erasure removes from the audit log, and how.
 
 The audit log keeps its entries (who did what, when, to which object) because the trail
-itself is needed; an erasure removes what identifies the member from their content:
-- everywhere: the member's name and e-mail addresses (as the other kept rows do, they
-  become the pseudonym), in the actor and in before/after;
-- in entries about the member's own objects (the member row, their invitations, grants,
-  roles, agreement acceptances, member-years): values of personal fields (`PERSONAL_KEYS`:
-  addresses, names, free-text answers and notes) become "[erased]", while statuses,
-  amounts and tiers stay.
+itself is needed; an erasure removes what identifies the member from their content.
+Which entries are the member's is decided by reference only, never by searching the
+content for a name or address (a member called "manager" or imported with a staff
+address must not rewrite other people's entries):
+- entries about the member: their `subject_member_id`, or an object that is theirs (the
+  member row, their invitations, grants, roles, agreement acceptances, member-years and
+  logins). Values of personal fields (`PERSONAL_KEYS`: addresses, names, free-text answers
+  and notes) become "[erased]", and the member's name and addresses inside longer free
+  text become the pseudonym; statuses, amounts, tiers and other people's identities stay;
+- entries the member made: their login as `actor_user_id`, or an actor that is exactly
+  one of their logins ("member:their@login"). The actor becomes "role:pseudonym".
 The changes go through `audit.redact`, which logs them in the chain.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Text, and_, cast, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from .. import audit
@@ -28,37 +31,54 @@ PERSONAL_KEYS = frozenset({
     "email", "display_name", "name", "region", "locale", "joined_at", "external_id",
     "answers", "note", "fulfilment_note", "tier_override_reason", "address", "ip",
 })
+# An actor-shaped value ("manager:mgr@example.org") names someone; it is only ever
+# replaced when it is exactly one of the member's own logins.
+_IDENTITY = re.compile(r"^[a-z_-]+:\S+$")
 _CHUNK = 500
 
 
-def _like_forms(needle: str) -> set[str]:
-    """The needle as JSON stores it (non-ASCII escaped or not), lower-cased."""
-    return {needle.lower(), json.dumps(needle)[1:-1].lower()}
+def _pattern(needles: Iterable[str]) -> re.Pattern | None:
+    needles = sorted({n for n in needles if n}, key=len, reverse=True)
+    if not needles:
+        return None
+    return re.compile("|".join(re.escape(n) for n in needles), re.IGNORECASE)
 
 
-def _scrub(value: Any, pattern: re.Pattern, pseudonym: str, personal: bool) -> Any:
+def _scrub(value: Any, pattern: re.Pattern | None, pseudonym: str,
+           own_actors: frozenset[str]) -> Any:
+    """The content of an entry about the member, without their personal data."""
     if isinstance(value, dict):
-        return {k: (ERASED if personal and k in PERSONAL_KEYS and v not in (None, "", [], {})
-                    else _scrub(v, pattern, pseudonym, personal))
+        return {k: (ERASED if k in PERSONAL_KEYS and v not in (None, "", [], {})
+                    else _scrub(v, pattern, pseudonym, own_actors))
                 for k, v in value.items()}
     if isinstance(value, list):
-        return [_scrub(v, pattern, pseudonym, personal) for v in value]
+        return [_scrub(v, pattern, pseudonym, own_actors) for v in value]
     if isinstance(value, str):
-        return pattern.sub(pseudonym, value)
+        if value.lower() in own_actors:
+            return f"{value.split(':', 1)[0]}:{pseudonym}"
+        if pattern is None or _IDENTITY.match(value):
+            return value
+        # A value that *is* the needle under a non-personal key ("status": "published")
+        # is a value, not the member's name; free text that contains it is theirs.
+        match = pattern.fullmatch(value)
+        return value if match else pattern.sub(pseudonym, value)
     return value
 
 
 def redact_member(
     session: Session, member_id: int, *, needles: Iterable[str], pseudonym: str,
     linked: Mapping[str, Iterable[int]], user_ids: Iterable[int],
+    own_actors: Iterable[str] = (),
 ) -> int:
-    """Redact the audit entries that name or concern the member; returns how many changed.
+    """Redact the audit entries about or by the member; returns how many changed.
 
     `linked` maps an audit object type (e.g. "invitation") to the ids of the member's rows
-    of that kind; `user_ids` are the member's logins (entries they acted in).
+    of that kind; `user_ids` are the member's logins and `own_actors` their actor strings
+    ("member:their@login"); `needles` (their name and addresses) are replaced only inside
+    free text of entries already found to be about them.
     """
-    needles = sorted({n for n in needles if n}, key=len, reverse=True)
-    about = [and_(AuditEntry.object_type == "member", AuditEntry.object_id == str(member_id)),
+    about = [AuditEntry.subject_member_id == member_id,
+             and_(AuditEntry.object_type == "member", AuditEntry.object_id == str(member_id)),
              and_(AuditEntry.object_type == "member_year",
                   AuditEntry.object_id.startswith(f"{member_id}/", autoescape=True))]
     for object_type, ids in linked.items():
@@ -67,34 +87,34 @@ def redact_member(
             about.append(and_(AuditEntry.object_type == object_type,
                               AuditEntry.object_id.in_(ids[start:start + _CHUNK])))
     user_ids = list(user_ids)
+    own_actors = frozenset(a.lower() for a in own_actors if a)
     if user_ids:
         about.append(and_(AuditEntry.object_type == "user",
                           AuditEntry.object_id.in_([str(i) for i in user_ids])))
-    mentions = [
-        func.lower(column).contains(form, autoescape=True)
-        for needle in needles for form in _like_forms(needle)
-        for column in (AuditEntry.actor, cast(AuditEntry.before, Text),
-                       cast(AuditEntry.after, Text))
-    ]
+    acted = []
     if user_ids:
-        mentions.append(AuditEntry.actor_user_id.in_(user_ids))
+        acted.append(AuditEntry.actor_user_id.in_(user_ids))
+    if own_actors:
+        acted.append(AuditEntry.actor.in_(sorted(own_actors)))
     about_clause = or_(*about)
-    rows = session.execute(
-        select(AuditEntry.id, AuditEntry.actor, AuditEntry.before, AuditEntry.after,
-               about_clause.label("about"))
-        .where(or_(about_clause, *mentions), AuditEntry.action != audit.REDACTED)
-        .order_by(AuditEntry.id)
-    ).all()
-    pattern = (re.compile("|".join(re.escape(n) for n in needles), re.IGNORECASE)
-               if needles else re.compile(r"(?!x)x"))
+    acted_clause = or_(*acted) if acted else None
+    columns = [AuditEntry.id, AuditEntry.actor, AuditEntry.actor_user_id,
+               AuditEntry.before, AuditEntry.after, about_clause.label("about")]
+    query = select(*columns).where(
+        or_(about_clause, *([acted_clause] if acted_clause is not None else [])),
+        AuditEntry.action != audit.REDACTED).order_by(AuditEntry.id)
+    pattern = _pattern(needles)
     changes: dict[int, audit.Redaction] = {}
-    for row in rows:
-        personal = bool(row.about)
-        new = audit.Redaction(
-            actor=pattern.sub(pseudonym, row.actor),
-            before=_scrub(row.before, pattern, pseudonym, personal),
-            after=_scrub(row.after, pattern, pseudonym, personal),
-        )
+    for row in session.execute(query).all():
+        actor = row.actor
+        if (row.actor_user_id is not None and row.actor_user_id in user_ids) \
+                or actor.lower() in own_actors:
+            actor = f"{actor.split(':', 1)[0]}:{pseudonym}"
+        before, after = row.before, row.after
+        if row.about:
+            before = _scrub(before, pattern, pseudonym, own_actors)
+            after = _scrub(after, pattern, pseudonym, own_actors)
+        new = audit.Redaction(actor=actor, before=before, after=after)
         if (new.actor, new.before, new.after) != (row.actor, row.before, row.after):
             changes[row.id] = new
     audit.redact(session, changes, object_type="member", object_id=member_id,

@@ -28,9 +28,6 @@ def _download(member_id: int) -> Response:
         data = export_member(db.session, member_id)
     except NotFound:
         abort(404)
-    # Staff e-mail addresses in audit actors are not the member's data: keep the role only.
-    for entry in data["audit_entries"]:
-        entry["actor"] = entry["actor"].split(":", 1)[0]
     data = {"exported_at": utcnow().isoformat(), "member_id": member_id, **data}
     body = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     name = f"member-{member_id}-data.json"

@@ -57,12 +57,12 @@ def _seed() -> dict:
     db.session.add(OutboxMessage(kind="event.invite", from_addr="org@example.org",
                                  to_addr=EMAIL, subject="Your invitation",
                                  message_id="<m1@test>", raw=f"To: {NAME} <{EMAIL}>".encode(),
-                                 payload={"name": NAME}))
+                                 payload={"name": NAME}, member_id=member.id))
     run = ImportRun(format="csv", source="test")
     db.session.add(run)
     db.session.flush()
     db.session.add(ImportIssue(run_id=run.id, file="members.csv", line=3,
-                               reason=f"duplicate e-mail {EMAIL}"))
+                               reason=f"duplicate e-mail {EMAIL}", external_id="ext-42"))
     db.session.add(LoginAttempt(email=EMAIL, ip="10.0.0.1", at=NOW, success=True))
     audit.record(db.session, "member.update", "member", member.id,
                  before={"email": "old@example.org"}, after={"email": EMAIL}, actor="cli:test")

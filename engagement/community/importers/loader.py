@@ -309,7 +309,8 @@ class Loader:
                         self._skip("erased member")
                         continue
                     self._reject(RowError(rec.file or "", rec.line,
-                                          f"no member with external_id {rec.external_id!r}"))
+                                          f"no member with external_id {rec.external_id!r}",
+                                          rec.external_id))
                     continue
                 days.append((member_id, ts_day(rec.day), rec.posts, rec.answers,
                              rec.accepted_solutions, rec.kudos_received))
@@ -352,7 +353,8 @@ class Loader:
                         self._skip("erased member")
                         continue
                     self._reject(RowError(rec.file, line,
-                                          f"no member with external_id {external_id!r}"))
+                                          f"no member with external_id {external_id!r}",
+                                          external_id))
                     continue
             append((member_id, day if day_value is None else day_value(day), p, a, s, k))
 
@@ -490,9 +492,10 @@ class Loader:
             ph = self.d.ph
             cur = self._cursor()
             cur.executemany(
-                "INSERT INTO import_issues (run_id, file, line, reason) "
-                f"VALUES ({ph}, {ph}, {ph}, {ph})",
-                [(self.run_id, e.file[:255], e.line, e.reason) for e in issues])
+                "INSERT INTO import_issues (run_id, file, line, reason, external_id) "
+                f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph})",
+                [(self.run_id, e.file[:255], e.line, e.reason,
+                  e.external_id[:64] if e.external_id else None) for e in issues])
             cur.close()
             self.issues_kept += len(issues)
         self.write_progress()

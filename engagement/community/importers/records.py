@@ -57,6 +57,7 @@ class RowError(NamedTuple):
     file: str
     line: int | None
     reason: str
+    external_id: str | None = None  # the platform user the row was about, when known
 
 
 class Skipped(NamedTuple):

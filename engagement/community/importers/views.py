@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from pathlib import Path
 
 from flask import (
@@ -24,6 +23,7 @@ from werkzeug.utils import secure_filename
 from ...db import paginate
 from ...extensions import db
 from ...security import Role, roles_required
+from ...timeutil import utcnow
 from ...web import page_arg
 from ..models import ImportRun
 from .forms import ImportForm
@@ -39,6 +39,7 @@ from .services import (
     shown_state,
     start_run,
 )
+from .uploads import new_upload_folder, purge_old_uploads, remove_upload_folder
 
 bp = Blueprint("imports", __name__)
 RUNS_PER_PAGE = 50
@@ -69,7 +70,7 @@ def _server_paths(raw: str) -> list[Path]:
 
 
 def _save_uploads(files) -> list[Path]:
-    folder = Path(current_app.instance_path) / "imports" / uuid.uuid4().hex
+    folder = new_upload_folder(current_app.instance_path)
     saved = []
     for storage in files:
         name = secure_filename(storage.filename or "")
@@ -89,6 +90,9 @@ def new():
     if form.validate_on_submit():
         uploads = [f for f in (form.files.data or []) if getattr(f, "filename", "")]
         fmt = form.format.data
+        purge_old_uploads(current_app.instance_path, now=utcnow(),
+                          days=current_app.config["IMPORT_UPLOAD_RETENTION_DAYS"])
+        paths: list[Path] = []
         try:
             if uploads and form.server_path.data:
                 raise ImportSetupError(_("Upload files or give a server path, not both."))
@@ -101,20 +105,28 @@ def new():
             source = normalise_source(fmt, form.source.data or None)
             plan = plan_import(paths, fmt)
         except ImportSetupError as exc:
+            if uploads:
+                remove_upload_folder(current_app.instance_path, paths)
             flash(str(exc), "error")
             return render_template("community/imports/new.html", form=form), 400
         actor = f"{current_user.role}:{current_user.email}"
         run = start_run(db.session, plan, fmt, source, actor)
-        _start_background(run.id, paths, fmt, actor)
+        _start_background(run.id, paths, fmt, actor, uploaded=bool(uploads))
         flash(_("Import started."), "success")
         return redirect(url_for("imports.show", run_id=run.id))
     return render_template("community/imports/new.html", form=form,
                            import_root=current_app.config["IMPORT_ROOT"])
 
 
-def _start_background(run_id: int, paths: list[Path], fmt: str, actor: str) -> None:
-    """Run the import in a thread with its own app context and session."""
+def _start_background(run_id: int, paths: list[Path], fmt: str, actor: str, *,
+                      uploaded: bool = False) -> None:
+    """Run the import in a thread with its own app context and session.
+
+    Uploaded files are deleted when the run ends, successful or not (unless kept for
+    IMPORT_UPLOAD_RETENTION_DAYS; see uploads.py).
+    """
     app = current_app._get_current_object()
+    keep_days = app.config["IMPORT_UPLOAD_RETENTION_DAYS"]
 
     def work() -> None:
         with app.app_context():
@@ -130,6 +142,8 @@ def _start_background(run_id: int, paths: list[Path], fmt: str, actor: str) -> N
                 session.rollback()
             finally:
                 db.session.remove()
+                if uploaded and keep_days <= 0:
+                    remove_upload_folder(app.instance_path, paths)
 
     threading.Thread(target=work, name=f"import-{run_id}", daemon=True).start()
 

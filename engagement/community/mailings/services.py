@@ -258,7 +258,7 @@ def send(session: Session, mailing: Mailing, *, actor: str = "", now: datetime |
     queued = outbox.enqueue_many(session, (
         outbox.Deferred(to_addr=email, subject=mailing.subject,
                         payload={"mailing_id": mailing.id, "member_id": member_id},
-                        dedupe_key=dedupe_key(mailing.id, member_id))
+                        dedupe_key=dedupe_key(mailing.id, member_id), member_id=member_id)
         for batch in _recipients(session, criteria, now)
         for member_id, email, _name, _locale in batch), kind=MAIL_KIND)
     mailing.recipients_count = queued

@@ -73,4 +73,5 @@ def send_rsvp_mail(session: Session, event: Event, inv: Invitation, kind: str, *
         to=member.email, to_name=member.display_name, subject=subject, text=text, html=html,
         calendar=calendar, attachments=attachments, reply_to=event.organizer_email,
         headers={"Auto-Submitted": "auto-generated", "Content-Language": lang})
-    outbox.enqueue(session, message, kind=MAIL_KIND, dedupe_key=dedupe_key)
+    outbox.enqueue(session, message, kind=MAIL_KIND, dedupe_key=dedupe_key,
+                   member_id=inv.member_id)

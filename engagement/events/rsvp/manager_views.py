@@ -15,6 +15,7 @@ from ...formatting import safe_row
 from ...security import Role, roles_required
 from ...timeutil import utcnow
 from ...web import ConfirmForm
+from .. import reissue
 from ..blueprint import bp, event_or_404, status_label
 from ..models import Invitation
 from . import consents as consent_services
@@ -111,6 +112,23 @@ def manager_rsvp(event_id: int, invitation_id: int):
         return _back(event.id)
     flash(_("Answer recorded: %(status)s.", status=_status_text(result)), "success")
     return _back(event.id)
+
+
+@bp.route("/events/<int:event_id>/invitations/<int:invitation_id>/reissue", methods=["POST"])
+@roles_required(Role.MANAGER)
+def reissue_link(event_id: int, invitation_id: int):
+    """New link for one invitee: every old invitation and ticket link stops working."""
+    event = event_or_404(event_id)
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.event_id != event.id:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    mailed = reissue.reissue_link(db.session, invitation, now=utcnow(),
+                                  send_mail=request.form.get("send_mail") == "1")
+    flash(_("New link issued; old links no longer work.") + (
+        " " + _("The invitation was sent again.") if mailed else ""), "success")
+    return redirect(url_for("events.detail", event_id=event.id))
 
 
 def _status_text(result: rsvp.RsvpResult) -> str:

@@ -108,7 +108,9 @@ def _read_members(path: Path, counter: ByteCounter) -> Iterator:
                 try:
                     yield _member([row[i] if i >= 0 else None for i in index])
                 except ValueError as exc:
-                    yield RowError(name, reader.line_num, str(exc))
+                    # Its external_id (first field) lets an erasure find the issue.
+                    yield RowError(name, reader.line_num, str(exc),
+                                   row[index[0]].strip()[:64] or None)
         except (UnicodeDecodeError, csv.Error) as exc:
             raise ImportFileError(f"unreadable near line {reader.line_num}: {exc}",
                                   file=name) from None
