@@ -31,6 +31,9 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.from_mapping(config)
     app.config["SQLALCHEMY_DATABASE_URI"] = settings_table.normalise_db_url(
         app.config["SQLALCHEMY_DATABASE_URI"])
+    # The remember cookie follows the session cookie: one switch for "we are behind HTTPS".
+    app.config["REMEMBER_COOKIE_SECURE"] = bool(
+        app.config["REMEMBER_COOKIE_SECURE"] or app.config["SESSION_COOKIE_SECURE"])
     check_secret_key(app)
 
     from . import accounts, api, audit, community, demo, events, mail, programme, records, rewards
@@ -102,9 +105,13 @@ def register_extensions(app: Flask) -> None:
 
 def select_locale() -> str:
     """User preference, then the language picked in this session, then the browser's."""
+    from .security import is_api_request
+
     languages = current_app.config["LANGUAGES"]
-    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale:
-        return current_user.locale
+    # The API never reads the session user (bearer tokens only).
+    user = None if is_api_request() else current_user
+    if user and getattr(user, "is_authenticated", False) and user.locale:
+        return user.locale
     if session.get("lang") in languages:
         return session["lang"]
     return request.accept_languages.best_match(languages) or current_app.config[
@@ -161,6 +168,11 @@ def register_request_hooks(app: Flask) -> None:
 
     @app.before_request
     def remember_actor():
+        from .security import is_api_request
+
+        if is_api_request():  # the API's own hook sets g.api_user from the bearer token
+            g.audit_actor_user = None
+            return
         g.audit_actor_user = current_user if current_user.is_authenticated else None
 
 

@@ -74,7 +74,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("DEFAULT_LOCALE", str, "de",
       "language when neither the user nor the browser chooses, and of mail to members whose "
       "language is unknown (`de`, `en`)", key="BABEL_DEFAULT_LOCALE"),
-    S("SESSION_COOKIE_SECURE", bool, False, "turn on behind HTTPS"),
+    S("SESSION_COOKIE_SECURE", bool, False, "turn on behind HTTPS: session and \"stay signed "
+      "in\" cookies only over HTTPS, and browsers are told to use HTTPS only (HSTS)"),
     S("MAX_CONTENT_LENGTH", int, 512 * 1024 * 1024,
       "largest request body in bytes (community exports are large)"),
     # --- outgoing mail
@@ -123,6 +124,11 @@ SETTINGS: tuple[Setting, ...] = (
     S("SQLALCHEMY_ENGINE_OPTIONS", dict, {"pool_pre_ping": True}, "engine options", env=False),
     S("SESSION_COOKIE_HTTPONLY", bool, True, "session cookie hidden from scripts", env=False),
     S("SESSION_COOKIE_SAMESITE", str, "Lax", "session cookie same-site rule", env=False),
+    # Flask-Login's "stay signed in" cookie: without SameSite a cross-site form POST carries it.
+    S("REMEMBER_COOKIE_SAMESITE", str, "Lax", "remember cookie same-site rule", env=False),
+    S("REMEMBER_COOKIE_HTTPONLY", bool, True, "remember cookie hidden from scripts", env=False),
+    S("REMEMBER_COOKIE_SECURE", bool, False,
+      "remember cookie only over HTTPS; on whenever `SESSION_COOKIE_SECURE` is", env=False),
     S("WTF_CSRF_TIME_LIMIT", int, None,
       "CSRF tokens are tied to the session instead: long forms must not expire", env=False),
 )
