@@ -47,8 +47,10 @@ def save_user(
     created = user is None
     before = None if created else user_snapshot(user)
     if created:
-        user = User(email=email, role=role, name=name or "", active=True)
+        user = User(email=email, role=role, name=name or "", active=True, session_version=0)
         session.add(user)
+    elif user.role != role or (active is not None and bool(active) != user.active):
+        end_sessions(user)  # new rights (or none): signed-in copies must sign in again
     user.role = role
     if name is not None:
         user.name = name
@@ -69,9 +71,18 @@ def save_user(
 
 
 def set_password(user: User, password: str) -> None:
+    """Set a new password and end the user's other sessions (a thief's copies too)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
     user.password_hash = generate_password_hash(password)
+    if user.id is not None:
+        end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """Make every session and "stay signed in" cookie of the user worthless (flush is the
+    caller's): their id carries the old session version."""
+    user.session_version = (user.session_version or 0) + 1
 
 
 def authenticate(
@@ -140,5 +151,5 @@ def revoke_token(session: Session, token: ApiToken, now: datetime) -> None:
                      {"user": token.user.email, "name": token.name, "prefix": token.prefix})
 
 
-__all__ = ["AccountError", "LoginThrottled", "authenticate", "create_token", "revoke_token",
-           "save_user", "user_for_token"]
+__all__ = ["AccountError", "LoginThrottled", "authenticate", "create_token", "end_sessions",
+           "revoke_token", "save_user", "user_for_token"]
