@@ -35,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["REMEMBER_COOKIE_SECURE"] = bool(
         app.config["REMEMBER_COOKIE_SECURE"] or app.config["SESSION_COOKIE_SECURE"])
     check_secret_key(app)
+    trust_proxies(app)
 
     from . import accounts, api, audit, community, demo, events, mail, programme, records, rewards
     from .events import member_lookup
@@ -54,6 +55,20 @@ def create_app(config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_request_hooks(app)
     register_template_helpers(app)
+    return app
+
+
+def trust_proxies(app: Flask) -> Flask:
+    """Take the client address and scheme from the `TRUSTED_PROXIES` nearest proxies.
+
+    Without it every client behind the reverse proxy shares the proxy's address (one
+    rate-limit bucket for all); with too high a count a client could spoof its address.
+    """
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    count = int(app.config["TRUSTED_PROXIES"] or 0)
+    if count > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
     return app
 
 

@@ -76,6 +76,9 @@ SETTINGS: tuple[Setting, ...] = (
       "language is unknown (`de`, `en`)", key="BABEL_DEFAULT_LOCALE"),
     S("SESSION_COOKIE_SECURE", bool, False, "turn on behind HTTPS: session and \"stay signed "
       "in\" cookies only over HTTPS, and browsers are told to use HTTPS only (HSTS)"),
+    S("TRUSTED_PROXIES", int, 0,
+      "reverse proxies in front of the app whose `X-Forwarded-For`/`-Proto` are believed "
+      "(1 for the setup below; 0: the connecting address is the client)"),
     S("MAX_CONTENT_LENGTH", int, 512 * 1024 * 1024,
       "largest request body in bytes (community exports are large)"),
     # --- outgoing mail
@@ -101,9 +104,12 @@ SETTINGS: tuple[Setting, ...] = (
     S("INBOUND_MAIL_MAX_BYTES", int, 10 * 1024 * 1024,
       "largest raw mail accepted by `POST /api/v1/inbound/mail`", default_text="10485760 (10 MB)"),
     # --- sign-in
-    S("LOGIN_MAX_FAILURES", int, 5, "failed password sign-ins per address in the window"),
+    S("LOGIN_MAX_FAILURES", int, 5, "failed password sign-ins per address in the window "
+      "(counted apart for each browser that signed in to the address before)"),
     S("LOGIN_MAX_FAILURES_PER_IP", int, 30, "failed password sign-ins per client in the window"),
     S("LOGIN_WINDOW_SECONDS", int, 15 * 60, "window of the sign-in throttle"),
+    S("LOGIN_DEVICE_DAYS", int, 365, "how long a browser that signed in is known to that "
+      "account: its own failures are counted apart, so strangers cannot lock it out"),
     S("MAGIC_LINK_MINUTES", int, 30, "lifetime of a member's sign-in link"),
     S("MAGIC_LINK_MAX_PER_EMAIL", int, 5, "sign-in links sent per address in the window"),
     S("MAGIC_LINK_MAX_PER_IP", int, 20, "sign-in links requested per client in the window"),

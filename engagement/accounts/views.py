@@ -21,7 +21,7 @@ from ..extensions import db
 from ..security import Role, public, roles_required
 from ..timeutil import utcnow
 from ..web import ConfirmForm
-from . import services
+from . import login_device, services
 from .blueprint import bp, home_for, safe_next
 from .forms import LoginForm, TokenForm, UserForm
 from .models import ApiToken, User, parse_session_id
@@ -64,9 +64,13 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
+        email = services.normalise_email(form.email.data)
+        device = login_device.device_for(request.cookies.get(login_device.COOKIE), email)
         try:
-            user = services.authenticate(db.session, form.email.data, form.password.data,
-                                         request.remote_addr or "?", utcnow(), _throttle())
+            # remote_addr is the client's: ProxyFix rewrites it for TRUSTED_PROXIES proxies.
+            user = services.authenticate(db.session, email, form.password.data,
+                                         request.remote_addr or "?", utcnow(), _throttle(),
+                                         device=device)
         except LoginThrottled as exc:
             db.session.commit()
             minutes = max(1, round(exc.retry_after / 60))
@@ -77,7 +81,10 @@ def login():
         if user is not None:
             login_user(user, remember=form.remember.data)
             session["lang"] = user.locale or session.get("lang")
-            return redirect(safe_next(request.args.get("next")) or home_for(user))
+            response = redirect(safe_next(request.args.get("next")) or home_for(user))
+            if device is None:
+                login_device.issue(response, user.email)
+            return response
         flash(_("E-mail or password is wrong."), "error")
         status = 401
     return render_template("accounts/login.html", form=form), status
