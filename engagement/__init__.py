@@ -11,6 +11,15 @@ from .extensions import babel, csrf, login_manager, mailer, migrate
 from .extensions import db as database  # `db` would be rebound by importing engagement.db
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Scripts only from static files (no inline code or handlers: they are what injected HTML
+# would use). Inline styles stay allowed: tier colours, progress bars and the sandboxed
+# mail preview need them, and CSS cannot run code.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -176,9 +185,19 @@ def register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        if app.config["SESSION_COOKIE_SECURE"] or request.is_secure:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.endpoint != "static":
+            # Pages show signed-in users' data or carry secrets in their URL (sign-in,
+            # invitation, ticket links): no browser or proxy may keep a copy. A view that
+            # knows better (the calendar feed: private, revalidated) sets its own.
+            headers.setdefault("Cache-Control", "no-store")
         return response
 
     @app.before_request
