@@ -11,6 +11,15 @@ from .extensions import babel, csrf, login_manager, mailer, migrate
 from .extensions import db as database  # `db` would be rebound by importing engagement.db
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Scripts only from static files (no inline code or handlers: they are what injected HTML
+# would use). Inline styles stay allowed: tier colours, progress bars and the sandboxed
+# mail preview need them, and CSS cannot run code.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -31,7 +40,11 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.from_mapping(config)
     app.config["SQLALCHEMY_DATABASE_URI"] = settings_table.normalise_db_url(
         app.config["SQLALCHEMY_DATABASE_URI"])
+    # The remember cookie follows the session cookie: one switch for "we are behind HTTPS".
+    app.config["REMEMBER_COOKIE_SECURE"] = bool(
+        app.config["REMEMBER_COOKIE_SECURE"] or app.config["SESSION_COOKIE_SECURE"])
     check_secret_key(app)
+    trust_proxies(app)
 
     from . import accounts, api, audit, community, demo, events, mail, programme, records, rewards
 
@@ -49,6 +62,20 @@ def create_app(config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_request_hooks(app)
     register_template_helpers(app)
+    return app
+
+
+def trust_proxies(app: Flask) -> Flask:
+    """Take the client address and scheme from the `TRUSTED_PROXIES` nearest proxies.
+
+    Without it every client behind the reverse proxy shares the proxy's address (one
+    rate-limit bucket for all); with too high a count a client could spoof its address.
+    """
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    count = int(app.config["TRUSTED_PROXIES"] or 0)
+    if count > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
     return app
 
 
@@ -100,9 +127,13 @@ def register_extensions(app: Flask) -> None:
 
 def select_locale() -> str:
     """User preference, then the language picked in this session, then the browser's."""
+    from .security import is_api_request
+
     languages = current_app.config["LANGUAGES"]
-    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale:
-        return current_user.locale
+    # The API never reads the session user (bearer tokens only).
+    user = None if is_api_request() else current_user
+    if user and getattr(user, "is_authenticated", False) and user.locale:
+        return user.locale
     if session.get("lang") in languages:
         return session["lang"]
     return request.accept_languages.best_match(languages) or current_app.config[
@@ -152,13 +183,28 @@ def register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        if app.config["SESSION_COOKIE_SECURE"] or request.is_secure:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.endpoint != "static":
+            # Pages show signed-in users' data or carry secrets in their URL (sign-in,
+            # invitation, ticket links): no browser or proxy may keep a copy. A view that
+            # knows better (the calendar feed: private, revalidated) sets its own.
+            headers.setdefault("Cache-Control", "no-store")
         return response
 
     @app.before_request
     def remember_actor():
+        from .security import is_api_request
+
+        if is_api_request():  # the API's own hook sets g.api_user from the bearer token
+            g.audit_actor_user = None
+            return
         g.audit_actor_user = current_user if current_user.is_authenticated else None
 
 

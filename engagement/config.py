@@ -74,7 +74,11 @@ SETTINGS: tuple[Setting, ...] = (
     S("DEFAULT_LOCALE", str, "de",
       "language when neither the user nor the browser chooses, and of mail to members whose "
       "language is unknown (`de`, `en`)", key="BABEL_DEFAULT_LOCALE"),
-    S("SESSION_COOKIE_SECURE", bool, False, "turn on behind HTTPS"),
+    S("SESSION_COOKIE_SECURE", bool, False, "turn on behind HTTPS: session and \"stay signed "
+      "in\" cookies only over HTTPS, and browsers are told to use HTTPS only (HSTS)"),
+    S("TRUSTED_PROXIES", int, 0,
+      "reverse proxies in front of the app whose `X-Forwarded-For`/`-Proto` are believed "
+      "(1 for the setup below; 0: the connecting address is the client)"),
     S("MAX_CONTENT_LENGTH", int, 512 * 1024 * 1024,
       "largest request body in bytes (community exports are large)"),
     # --- outgoing mail
@@ -100,9 +104,12 @@ SETTINGS: tuple[Setting, ...] = (
     S("INBOUND_MAIL_MAX_BYTES", int, 10 * 1024 * 1024,
       "largest raw mail accepted by `POST /api/v1/inbound/mail`", default_text="10485760 (10 MB)"),
     # --- sign-in
-    S("LOGIN_MAX_FAILURES", int, 5, "failed password sign-ins per address in the window"),
+    S("LOGIN_MAX_FAILURES", int, 5, "failed password sign-ins per address in the window "
+      "(counted apart for each browser that signed in to the address before)"),
     S("LOGIN_MAX_FAILURES_PER_IP", int, 30, "failed password sign-ins per client in the window"),
     S("LOGIN_WINDOW_SECONDS", int, 15 * 60, "window of the sign-in throttle"),
+    S("LOGIN_DEVICE_DAYS", int, 365, "how long a browser that signed in is known to that "
+      "account: its own failures are counted apart, so strangers cannot lock it out"),
     S("MAGIC_LINK_MINUTES", int, 30, "lifetime of a member's sign-in link"),
     S("MAGIC_LINK_MAX_PER_EMAIL", int, 5, "sign-in links sent per address in the window"),
     S("MAGIC_LINK_MAX_PER_IP", int, 20, "sign-in links requested per client in the window"),
@@ -126,6 +133,11 @@ SETTINGS: tuple[Setting, ...] = (
     S("SQLALCHEMY_ENGINE_OPTIONS", dict, {"pool_pre_ping": True}, "engine options", env=False),
     S("SESSION_COOKIE_HTTPONLY", bool, True, "session cookie hidden from scripts", env=False),
     S("SESSION_COOKIE_SAMESITE", str, "Lax", "session cookie same-site rule", env=False),
+    # Flask-Login's "stay signed in" cookie: without SameSite a cross-site form POST carries it.
+    S("REMEMBER_COOKIE_SAMESITE", str, "Lax", "remember cookie same-site rule", env=False),
+    S("REMEMBER_COOKIE_HTTPONLY", bool, True, "remember cookie hidden from scripts", env=False),
+    S("REMEMBER_COOKIE_SECURE", bool, False,
+      "remember cookie only over HTTPS; on whenever `SESSION_COOKIE_SECURE` is", env=False),
     S("WTF_CSRF_TIME_LIMIT", int, None,
       "CSRF tokens are tied to the session instead: long forms must not expire", env=False),
 )

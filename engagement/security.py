@@ -25,13 +25,22 @@ STAFF = frozenset({Role.ADMIN, Role.MANAGER, Role.HR})
 
 
 def current_role() -> Role | None:
-    """The role of whoever is calling: API token user first, then the session user."""
-    user = g.get("api_user") or (current_user if current_user.is_authenticated else None)
+    """The role of whoever is calling: on the API only its bearer token, elsewhere the session.
+
+    The API is CSRF-exempt, so it must never act on cookies: a hostile site can make a
+    signed-in browser send them with a cross-site form POST.
+    """
+    if is_api_request():
+        user = g.get("api_user")
+    else:
+        user = current_user if current_user.is_authenticated else None
     return Role(user.role) if user is not None else None
 
 
-def _is_api() -> bool:
+def is_api_request() -> bool:
+    """True inside the JSON API (blueprint "api"), where only bearer tokens count."""
     return request.blueprint is not None and request.blueprint.startswith("api")
+
 
 
 def roles_required(*roles: Role | str) -> Callable:
@@ -43,7 +52,7 @@ def roles_required(*roles: Role | str) -> Callable:
         def wrapper(*args, **kwargs):
             role = current_role()
             if role is None:
-                if _is_api():
+                if is_api_request():
                     abort(401)
                 from .extensions import login_manager
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
+from engagement.accounts.models import User
 from engagement.accounts.services import create_token
 from engagement.community.models import MemberWindowStats, Tier, TierHistory
 from engagement.extensions import db
@@ -55,8 +56,10 @@ def check_route_role_matrix(app, role: str) -> int:
         headers = {"Authorization": f"Bearer {token}"} if (is_api and token) else {}
         for method in methods:
             if user_id is not None:  # log in again: a route such as /logout ends the session
+                with app.app_context():  # ...and every session of the user (its version)
+                    cookie_id = db.session.get(User, user_id).get_id()
                 with client.session_transaction() as sess:
-                    sess["_user_id"] = str(user_id)
+                    sess["_user_id"] = cookie_id
             resp = client.open(url, method=method, headers=headers, data={},
                                follow_redirects=False)
             where = f"{method} {rule.rule} as {role} -> {resp.status_code}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,8 +48,10 @@ def save_user(
     created = user is None
     before = None if created else user_snapshot(user)
     if created:
-        user = User(email=email, role=role, name=name or "", active=True)
+        user = User(email=email, role=role, name=name or "", active=True, session_version=0)
         session.add(user)
+    elif user.role != role or (active is not None and bool(active) != user.active):
+        end_sessions(user)  # new rights (or none): signed-in copies must sign in again
     user.role = role
     if name is not None:
         user.name = name
@@ -69,30 +72,60 @@ def save_user(
 
 
 def set_password(user: User, password: str) -> None:
+    """Set a new password and end the user's other sessions (a thief's copies too)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
     user.password_hash = generate_password_hash(password)
+    if user.id is not None:
+        end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """Make every session and "stay signed in" cookie of the user worthless (flush is the
+    caller's): their id carries the old session version."""
+    user.session_version = (user.session_version or 0) + 1
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash made like real ones (same method and cost), of a password nobody knows."""
+    return generate_password_hash(secrets.token_hex(16))
+
+
+def _password_matches(user: User | None, password: str) -> bool:
+    # Always hash once: an unknown address must take as long as a wrong password, or the
+    # response time tells an attacker which addresses have accounts.
+    usable = user is not None and user.active and bool(user.password_hash)
+    matches = check_password_hash(user.password_hash if usable else _dummy_hash(), password)
+    return usable and matches
 
 
 def authenticate(
-    session: Session, email: str, password: str, ip: str, now: datetime, throttle: Throttle
+    session: Session, email: str, password: str, ip: str, now: datetime, throttle: Throttle,
+    device: str | None = None,
 ) -> User | None:
-    """Check credentials; raises LoginThrottled when over the limit, records every attempt."""
+    """Check credentials; raises LoginThrottled when over the limit, records every attempt.
+
+    `device` names a device cookie that signed in to this address before: its failures
+    count for it alone, so strangers' failures (counted per address and per client
+    address) cannot lock the owner's own browser out.
+    """
     email = normalise_email(email)
     since = now - throttle.window
-    by_email = session.scalars(
-        select(LoginAttempt.at).where(LoginAttempt.email == email, LoginAttempt.at > since,
-                                      LoginAttempt.success.is_(False))
-    ).all()
-    by_ip = session.scalars(
-        select(LoginAttempt.at).where(LoginAttempt.ip == ip, LoginAttempt.at > since,
-                                      LoginAttempt.success.is_(False))
-    ).all()
+    failed = select(LoginAttempt.at).where(LoginAttempt.at > since,
+                                           LoginAttempt.success.is_(False))
+    if device is not None:
+        by_email = session.scalars(failed.where(LoginAttempt.email == email,
+                                                LoginAttempt.device == device)).all()
+        by_ip: list[datetime] = []
+    else:
+        by_email = session.scalars(failed.where(LoginAttempt.email == email,
+                                                LoginAttempt.device.is_(None))).all()
+        by_ip = session.scalars(failed.where(LoginAttempt.ip == ip)).all()
     check_throttle(list(by_email), list(by_ip), now, throttle)
     user = session.scalar(select(User).where(User.email == email))
-    ok = bool(user and user.active and user.password_hash
-              and check_password_hash(user.password_hash, password))
-    session.add(LoginAttempt(email=email, ip=ip, at=now, success=ok))
+    ok = _password_matches(user, password)
+    session.add(LoginAttempt(email=email, ip=ip, at=now, success=ok, device=device))
     if ok:
         user.last_login_at = now
     session.flush()
@@ -140,5 +173,5 @@ def revoke_token(session: Session, token: ApiToken, now: datetime) -> None:
                      {"user": token.user.email, "name": token.name, "prefix": token.prefix})
 
 
-__all__ = ["AccountError", "LoginThrottled", "authenticate", "create_token", "revoke_token",
-           "save_user", "user_for_token"]
+__all__ = ["AccountError", "LoginThrottled", "authenticate", "create_token", "end_sessions",
+           "revoke_token", "save_user", "user_for_token"]

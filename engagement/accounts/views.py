@@ -21,17 +21,27 @@ from ..extensions import db
 from ..security import Role, public, roles_required
 from ..timeutil import utcnow
 from ..web import ConfirmForm
-from . import services
+from . import login_device, services
 from .blueprint import bp, home_for, safe_next
 from .forms import LoginForm, TokenForm, UserForm
-from .models import ApiToken, User
+from .models import ApiToken, User, parse_session_id
 from .rules import LoginThrottled, Throttle
 
 
-def load_user(user_id: str) -> User | None:
-    """The signed-in user of a session (Flask-Login's user loader; set in init_app)."""
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+def load_user(cookie_id: str) -> User | None:
+    """The signed-in user of a session or remember cookie (Flask-Login's user loader).
+
+    The id carries the session version it was issued with: after a logout, a new password,
+    a role change or deactivation the version moved on and the old cookie opens nothing.
+    """
+    parsed = parse_session_id(cookie_id)
+    if parsed is None:
+        return None
+    user_id, version = parsed
+    user = db.session.get(User, user_id)
+    if user is None or not user.active or user.session_version != version:
+        return None
+    return user
 
 
 def _throttle() -> Throttle:
@@ -54,9 +64,13 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
+        email = services.normalise_email(form.email.data)
+        device = login_device.device_for(request.cookies.get(login_device.COOKIE), email)
         try:
-            user = services.authenticate(db.session, form.email.data, form.password.data,
-                                         request.remote_addr or "?", utcnow(), _throttle())
+            # remote_addr is the client's: ProxyFix rewrites it for TRUSTED_PROXIES proxies.
+            user = services.authenticate(db.session, email, form.password.data,
+                                         request.remote_addr or "?", utcnow(), _throttle(),
+                                         device=device)
         except LoginThrottled as exc:
             db.session.commit()
             minutes = max(1, round(exc.retry_after / 60))
@@ -67,7 +81,10 @@ def login():
         if user is not None:
             login_user(user, remember=form.remember.data)
             session["lang"] = user.locale or session.get("lang")
-            return redirect(safe_next(request.args.get("next")) or home_for(user))
+            response = redirect(safe_next(request.args.get("next")) or home_for(user))
+            if device is None:
+                login_device.issue(response, user.email)
+            return response
         flash(_("E-mail or password is wrong."), "error")
         status = 401
     return render_template("accounts/login.html", form=form), status
@@ -78,6 +95,8 @@ def login():
 @roles_required(*Role)
 def logout():
     if ConfirmForm().validate_on_submit():
+        # Signing out ends every session of this user, including copied cookies.
+        services.end_sessions(current_user)
         logout_user()
         flash(_("You are signed out."), "info")
     return redirect(url_for("accounts.login"))
@@ -143,6 +162,9 @@ def edit_user(user_id: int):
                     db.session, user.email, form.role.data, name=form.name.data or "",
                     password=form.password.data or None, active=form.active.data,
                     member_id=form.member_id.data, locale=form.locale.data)
+                if user.id == current_user.id:  # keep this session; the others end
+                    login_user(user, remember=bool(request.cookies.get(
+                        current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))))
                 flash(_("Saved."), "success")
                 return redirect(url_for("accounts.edit_user", user_id=user.id))
             except services.AccountError as exc:

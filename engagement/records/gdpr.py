@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..accounts.magic import MagicLink
 from ..accounts.models import LoginAttempt, User
+from ..accounts.services import end_sessions
 from ..audit import AuditEntry
 from ..community.erasure import ERASED_PREFIX, erased_external_id  # noqa: F401 (re-exported)
 from ..community.models import ImportIssue, ImportRun, Member
@@ -220,6 +221,7 @@ def erase_member(session: Session, member_id: int, *, key: str) -> dict[str, int
         user.name = ""
         user.password_hash = None
         user.active = False
+        end_sessions(user)
         user.locale = None
         user.last_login_at = None
     counts["users_deactivated"] = len(users)

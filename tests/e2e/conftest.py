@@ -60,14 +60,41 @@ def browser():
     playwright.stop()
 
 
+# Reports every Content-Security-Policy violation of a page to the test (see `page`).
+_REPORT_CSP = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolation(`${e.violatedDirective} blocked ${e.blockedURI || "inline"}`
+                        + ` at ${e.sourceFile || document.URL}:${e.lineNumber}`);
+});
+"""
+
+
+def _is_csp_message(message) -> bool:
+    text = message.text
+    return message.type == "error" and ("Content Security Policy" in text
+                                        or "Content-Security-Policy" in text)
+
+
 @pytest.fixture
 def page(browser):
-    """A new browser context (own cookies) and page per test; English unless changed."""
+    """A new browser context (own cookies) and page per test; English unless changed.
+
+    The test fails if any page broke the Content-Security-Policy (a console error or a
+    `securitypolicyviolation` event): blocked inline code means a broken page for users.
+    `page.csp_violations` lists them; a test that provokes one on purpose clears it.
+    """
     context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900})
+    violations: list[str] = []
+    context.expose_function("__cspViolation", lambda text: violations.append(text))
+    context.add_init_script(_REPORT_CSP)
     page = context.new_page()
+    page.on("console", lambda msg: violations.append(msg.text) if _is_csp_message(msg) else None)
+    page.csp_violations = violations
     page.set_default_timeout(10_000)
     yield page
     context.close()
+    if violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations))
 
 
 @pytest.fixture
