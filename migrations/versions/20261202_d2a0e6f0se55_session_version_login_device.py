@@ -1,7 +1,7 @@
 """users.session_version ends old sessions; login_attempts.device counts trusted devices apart
 
 Revision ID: d2a0e6f0se55
-Revises: c1a0e6f00005
+Revises: d2a0gdpr0001
 Create Date: 2026-12-05 00:10:00
 
 `session_version` is part of the id in session and "stay signed in" cookies: bumping it
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'd2a0e6f0se55'
-down_revision = 'c1a0e6f00005'
+down_revision = "d2a0gdpr0001"
 branch_labels = None
 depends_on = None
 
