@@ -99,6 +99,14 @@ SETTINGS: tuple[Setting, ...] = (
     S("MAIL_TIMEOUT", float, 30.0, "SMTP socket timeout in seconds"),
     S("INBOUND_MAIL_MAX_BYTES", int, 10 * 1024 * 1024,
       "largest raw mail accepted by `POST /api/v1/inbound/mail`", default_text="10485760 (10 MB)"),
+    S("INBOUND_AUTHSERV_ID", str, None,
+      "authserv-id of your own receiving mail server: only its `Authentication-Results` "
+      "header (RFC 8601) is believed, and a calendar reply whose From domain it failed "
+      "(DMARC, or DKIM and SPF) is ignored; unset: no such header is believed"),
+    S("INBOUND_REQUIRE_AUTH", bool, False,
+      "on: apply a calendar reply only when that trusted header says DMARC, DKIM or SPF "
+      "passed for the From domain; off: without a trusted verdict a reply counts when From "
+      "is the invitee or a delegate recorded for them"),
     # --- sign-in
     S("LOGIN_MAX_FAILURES", int, 5, "failed password sign-ins per address in the window"),
     S("LOGIN_MAX_FAILURES_PER_IP", int, 30, "failed password sign-ins per client in the window"),
