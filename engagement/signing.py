@@ -12,6 +12,8 @@ so changing them would break links people still hold):
   but the stamp lets a later rule refuse very old links).
 - ticket: [invitation id, nonce]; the check-in rule decides expiry from the event's end.
 - unsubscribe: {"m": member id}; never expires (RFC 8058 one-click must keep working).
+- event: [event id]; a read-only event page (what the personal feed links to): it names
+  no person and can change nothing, so it never expires.
 - feed and sign-in links are random secrets (`random_token`), stored by their owner
   (a feed in plain text so it can be shown again, a sign-in link as a SHA-256 hash).
 """
@@ -54,6 +56,7 @@ KINDS: dict[str, LinkKind] = {
     "invitation": LinkKind("invitation", "invitation", timed=True),
     "ticket": LinkKind("ticket", "checkin", timed=False),
     "unsubscribe": LinkKind("unsubscribe", "engagement.mailing-unsubscribe", timed=False),
+    "event": LinkKind("event", "engagement.event-details", timed=False),
 }
 
 
