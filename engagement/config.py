@@ -123,6 +123,11 @@ SETTINGS: tuple[Setting, ...] = (
       "rows per database batch of `import-community` (unset: the loader's own sizes)"),
     S("EVENT_OFFER_HOURS", int, 48,
       "how long a freed seat stays offered to the next person on the waiting list"),
+    S("CHECKIN_OPENS_HOURS", float, 3.0,
+      "check-in (scan, door list, API) opens this many hours before an event starts"),
+    S("CHECKIN_GRACE_HOURS", float, 24.0,
+      "check-in closes this many hours after an event ends (late door lists are reconciled "
+      "the next morning; later a leaked ticket changes nothing)"),
     S("GDPR_ERASURE_KEY", str, None, "key of the hash that replaces erased members' platform "
       "ids (unset: `SECRET_KEY`; changing it forgets who was erased)"),
     # --- internal: set in code or instance/config.py, not from the environment

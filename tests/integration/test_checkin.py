@@ -28,8 +28,19 @@ from tests.conftest import csrf_token
 from tests.factories import make_member, make_user
 
 BERLIN = rules.zone("Europe/Berlin")
-# Far in the future: the pages check links against the real clock.
 SETUP = datetime(2029, 1, 1, 10, 0, tzinfo=UTC)
+# Five minutes into future_event() (18:00 Berlin): inside the check-in window.
+DOORS_OPEN = datetime(2030, 11, 5, 17, 5, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def at_the_door(monkeypatch):
+    """The check-in pages and the API see the evening of the event (check-in is open)."""
+    from engagement.api.events import checkins as api_checkins
+    from engagement.events.checkin import views as checkin_views
+
+    for module in (checkin_views, api_checkins):
+        monkeypatch.setattr(module, "utcnow", lambda: DOORS_OPEN)
 
 
 def future_event(**changes):
@@ -205,7 +216,7 @@ def test_scan_check_in_is_idempotent_and_undoable(app, client, login_as):
         first = db.session.get(Invitation, inv_id).checked_in_at
         assert first is not None
     r = client.post(path, data={"csrf_token": token}, follow_redirects=True)
-    assert "Already checked in." in r.get_data(as_text=True)
+    assert "Already checked in at 18:05." in r.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Invitation, inv_id).checked_in_at == first
     client.post(path + "/undo", data={"csrf_token": token})
@@ -304,7 +315,7 @@ def test_no_shows_after_the_event_and_segment_criterion(app, client, login_as):
     with app.app_context():
         event = future_event(capacity=5)
         came, stayed_away = accepted(event, 2)
-        checkin.check_in(db.session, came, now=SETUP, source="door")
+        checkin.check_in(db.session, came, now=DOORS_OPEN, source="door")
         event_id, came_id = event.id, came.id
         came_member, away_member = came.member_id, stayed_away.member_id
         db.session.commit()
