@@ -103,6 +103,14 @@ SETTINGS: tuple[Setting, ...] = (
     S("MAIL_TIMEOUT", float, 30.0, "SMTP socket timeout in seconds"),
     S("INBOUND_MAIL_MAX_BYTES", int, 10 * 1024 * 1024,
       "largest raw mail accepted by `POST /api/v1/inbound/mail`", default_text="10485760 (10 MB)"),
+    S("INBOUND_AUTHSERV_ID", str, None,
+      "authserv-id of your own receiving mail server: only its `Authentication-Results` "
+      "header (RFC 8601) is believed, and a calendar reply whose From domain it failed "
+      "(DMARC, or DKIM and SPF) is ignored; unset: no such header is believed"),
+    S("INBOUND_REQUIRE_AUTH", bool, False,
+      "on: apply a calendar reply only when that trusted header says DMARC, DKIM or SPF "
+      "passed for the From domain; off: without a trusted verdict a reply counts when From "
+      "is the invitee or a delegate recorded for them"),
     # --- sign-in
     S("LOGIN_MAX_FAILURES", int, 5, "failed password sign-ins per address in the window "
       "(counted apart for each browser that signed in to the address before)"),
@@ -125,6 +133,11 @@ SETTINGS: tuple[Setting, ...] = (
       "rows per database batch of `import-community` (unset: the loader's own sizes)"),
     S("EVENT_OFFER_HOURS", int, 48,
       "how long a freed seat stays offered to the next person on the waiting list"),
+    S("CHECKIN_OPENS_HOURS", float, 3.0,
+      "check-in (scan, door list, API) opens this many hours before an event starts"),
+    S("CHECKIN_GRACE_HOURS", float, 24.0,
+      "check-in closes this many hours after an event ends (late door lists are reconciled "
+      "the next morning; later a leaked ticket changes nothing)"),
     S("GDPR_ERASURE_KEY", str, None, "key of the hash that replaces erased members' platform "
       "ids (unset: `SECRET_KEY`; changing it forgets who was erased)"),
     # --- internal: set in code or instance/config.py, not from the environment

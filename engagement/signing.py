@@ -14,6 +14,8 @@ so changing them would break links people still hold):
 - unsubscribe: {"m": member id}; never expires (RFC 8058 one-click must keep working).
 - login-device: {"e": e-mail, "n": nonce}; a cookie, not a link: "this browser signed in to
   this account before" (accounts.login_device), time-stamped so it ages out.
+- event: [event id]; a read-only event page (what the personal feed links to): it names
+  no person and can change nothing, so it never expires.
 - feed and sign-in links are random secrets (`random_token`), stored by their owner
   (a feed in plain text so it can be shown again, a sign-in link as a SHA-256 hash).
 """
@@ -57,6 +59,7 @@ KINDS: dict[str, LinkKind] = {
     "ticket": LinkKind("ticket", "checkin", timed=False),
     "unsubscribe": LinkKind("unsubscribe", "engagement.mailing-unsubscribe", timed=False),
     "login-device": LinkKind("login-device", "engagement.login-device", timed=True),
+    "event": LinkKind("event", "engagement.event-details", timed=False),
 }
 
 

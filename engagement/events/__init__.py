@@ -84,9 +84,10 @@ def init_app(app: Flask) -> None:
         views,
     )
     from .blueprint import bp
+    from .calendar import manager_views as _calendar_manager_views  # noqa: F401
     from .calendar import models as _calendar_models  # noqa: F401
     from .calendar import views as _calendar_views  # noqa: F401
-    from .calendar.cli import ingest_replies_command
+    from .calendar.cli import delegates_command, ingest_replies_command
     from .checkin import views as _checkin_views  # noqa: F401
     from .rsvp import manager_views as _rsvp_manager_views  # noqa: F401
     from .rsvp import views as _rsvp_views  # noqa: F401
@@ -95,6 +96,7 @@ def init_app(app: Flask) -> None:
     if "events" not in app.blueprints:
         app.register_blueprint(bp)
     app.cli.add_command(ingest_replies_command)
+    app.cli.add_command(delegates_command)
     app.cli.add_command(expire_offers_command)
     notifications.register_mail_renderers()
     register_segment_criteria()

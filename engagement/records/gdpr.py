@@ -37,6 +37,7 @@ from ..accounts.services import end_sessions
 from ..audit import AuditEntry
 from ..community.erasure import ERASED_PREFIX, erased_external_id  # noqa: F401 (re-exported)
 from ..community.models import ImportIssue, ImportRun, Member
+from ..events.calendar import delegates as calendar_delegates
 from ..events.calendar.models import CalendarFeed
 from ..events.models import Invitation
 from ..events.reissue import reissue_member_links
@@ -187,6 +188,7 @@ def erase_member(session: Session, member_id: int, *, key: str) -> dict[str, int
         delete(CalendarFeed).where(CalendarFeed.member_id == member_id)).rowcount
     invitation_ids = list(session.scalars(
         select(Invitation.id).where(Invitation.member_id == member_id)))
+    counts.update(calendar_delegates.forget_member(session, member_id, invitation_ids))
     mail_ids = member_mail_ids(session, member_id, user_ids, invitation_ids)
     counts["mail_files"] = delete_mail_files(mail_file_dir(), mail_ids)
     counts["outbox_messages"] = 0

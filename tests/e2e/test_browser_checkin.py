@@ -29,7 +29,11 @@ def _no_horizontal_scroll(page) -> None:
     assert overflow <= 1, f"page scrolls sideways by {overflow}px"
 
 
-def test_scan_url_check_in_on_a_phone(live_server, browser, screenshot):
+def test_scan_url_check_in_on_a_phone(live_server, browser, screenshot, monkeypatch):
+    from engagement.events.checkin import views as checkin_views
+
+    # The evening of the event (18:05 in Köln): check-in is open.
+    monkeypatch.setattr(checkin_views, "utcnow", lambda: datetime(2030, 11, 5, 17, 5, tzinfo=UTC))
     app = live_server.app
     with app.app_context():
         values = rules.validate_event(rules.EventInput(
@@ -88,4 +92,10 @@ def test_scan_url_check_in_on_a_phone(live_server, browser, screenshot):
     assert "Checked in: 1" in page.locator(".door-counts").inner_text()
     _no_horizontal_scroll(page)
     screenshot(page, "checkin-4-door-phone")
+    # The same ticket scanned again: a warning, not the green tick.
+    page.goto(live_server.url + scan_path)
+    assert page.locator(".checkin-again").is_visible()
+    assert "Already checked in at 18:05." in page.locator(".checkin-again").inner_text()
+    assert page.locator(".checkin-done").count() == 0
+    _no_horizontal_scroll(page)
     ctx.close()

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
 import vobject
 from icalendar import Calendar
+from sqlalchemy import select
 
 from engagement.events.calendar import feed
 from engagement.events.models import EventStatus, InvitationStatus
@@ -92,8 +94,61 @@ def test_feed_holds_only_accepted_events_of_the_member(app, subscribed):
     assert b"DTSTART;TZID=Europe/Berlin:20310330T180000" in r.data
     assert b"DTSTART;TZID=Asia/Tokyo:20310115T120000" in r.data
     assert {str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")} == {"Europe/Berlin", "Asia/Tokyo"}
-    # The personal invitation link goes along, like in the invitation mail.
-    assert str(summaries["Tokyo Lunch"]["URL"]).startswith("http://localhost/i/")
+    # A read-only event page goes along, never the personal invitation link.
+    assert str(summaries["Tokyo Lunch"]["URL"]).startswith("http://localhost/e/")
+
+
+def test_feed_carries_no_invitation_or_ticket_token(app, subscribed):
+    """A feed URL is shared with calendar apps (and whoever sees the calendar): what it
+    carries must not answer the invitation or check anyone in."""
+    from engagement.events import notifications
+    from engagement.events.checkin import tickets
+    from engagement.events.models import Invitation
+
+    with app.app_context():
+        invs = db.session.scalars(select(Invitation).where(
+            Invitation.member_id == subscribed["member_id"])).all()
+        secrets = {name: token for inv in invs for name, token in (
+            (f"invitation {inv.id}", notifications.make_token(inv.id, inv.nonce)),
+            (f"ticket {inv.id}", tickets.make_token(inv.id, inv.nonce)),
+            (f"nonce {inv.id}", inv.nonce))}
+    data = app.test_client().get(f"/calendar/{subscribed['token']}.ics").data
+    cal = Calendar.from_ical(data)
+    vevents = cal.walk("VEVENT")
+    assert vevents
+    for vevent in vevents:
+        texts = [str(vevent.get(p, "")) for p in ("URL", "DESCRIPTION", "LOCATION",
+                                                  "SUMMARY", "ATTACH")]
+        for name, secret in secrets.items():
+            assert not any(secret in t for t in texts), f"{name} in {vevent['SUMMARY']}"
+        assert "/i/" not in "".join(texts) and "/checkin/" not in "".join(texts)
+    for name, secret in secrets.items():
+        assert secret.encode() not in data, name
+    # The link it carries shows the event and changes nothing.
+    with app.app_context():
+        before = {i.id: (str(i.status), i.checked_in_at) for i in db.session.scalars(
+            select(Invitation).where(Invitation.member_id == subscribed["member_id"]))}
+    anonymous = app.test_client()
+    url = urlsplit(str(vevents[0]["URL"]))
+    page = anonymous.get(url.path)
+    assert page.status_code == 200 and str(vevents[0]["SUMMARY"]) in page.get_data(as_text=True)
+    token = url.path.rsplit("/", 1)[1]
+    for path, form in ((url.path, {"status": "declined"}),
+                       (f"{url.path}/rsvp", {"status": "declined"}),
+                       (f"/i/{token}/rsvp", {"status": "declined"}),
+                       (f"/i/{token}", {})):
+        # 400: no CSRF token; 404: not an invitation token; 405: a read-only page.
+        assert anonymous.post(path, data=form).status_code in (400, 404, 405), path
+    assert anonymous.get(f"/i/{token}").status_code == 404  # not an invitation link
+    assert anonymous.get(f"/i/{token}/ticket").status_code == 404
+    login_manager = app.test_client()
+    assert login_manager.get(f"/checkin/{token}").status_code in (302, 404)
+    with app.app_context():
+        after = {i.id: (str(i.status), i.checked_in_at) for i in db.session.scalars(
+            select(Invitation).where(Invitation.member_id == subscribed["member_id"]))}
+    assert before == after
+    # A forged read-only link is refused.
+    assert anonymous.get(url.path[:-2] + "xx").status_code == 404
 
 
 def test_feed_parses_in_vobject_with_correct_instants(app, subscribed):

@@ -17,47 +17,29 @@ from engagement.accounts.services import create_token
 from engagement.audit import AuditEntry
 from engagement.community.models import Member
 from engagement.community.segments.services import criterion_filters
-from engagement.events import notifications, rules, services
+from engagement.events import notifications
 from engagement.events.checkin import qr, tickets
 from engagement.events.checkin import services as checkin
 from engagement.events.models import Invitation
 from engagement.events.rsvp import services as rsvp
 from engagement.extensions import db
 from engagement.mail.models import OutboxMessage
+from tests.checkin_helpers import SETUP, accepted, future_event, scan_path
 from tests.conftest import csrf_token
 from tests.factories import make_member, make_user
 
-BERLIN = rules.zone("Europe/Berlin")
-# Far in the future: the pages check links against the real clock.
-SETUP = datetime(2029, 1, 1, 10, 0, tzinfo=UTC)
+# Five minutes into future_event() (18:00 Berlin): inside the check-in window.
+DOORS_OPEN = datetime(2030, 11, 5, 17, 5, tzinfo=UTC)
 
 
-def future_event(**changes):
-    values = dict(
-        title="Door Test Summit", description="", venue="Haus am Dom", address="Köln",
-        starts_at=rules.parse_local("2030-11-05T18:00", BERLIN),
-        ends_at=rules.parse_local("2030-11-05T22:00", BERLIN), timezone="Europe/Berlin",
-        organizer_name="Team", organizer_email="events@example.org", capacity=2)
-    values.update(changes)
-    event = services.create_event(db.session, rules.validate_event(rules.EventInput(**values)),
-                                  now=SETUP, base_url="http://localhost")
-    services.publish_event(db.session, event, now=SETUP)
-    return event
+@pytest.fixture(autouse=True)
+def at_the_door(monkeypatch):
+    """The check-in pages and the API see the evening of the event (check-in is open)."""
+    from engagement.api.events import checkins as api_checkins
+    from engagement.events.checkin import views as checkin_views
 
-
-def accepted(event, n=1, status="accepted"):
-    members = [make_member(email=f"guest{i}-{event.id}@example.org",
-                           display_name=f"Guest {i} Example") for i in range(n)]
-    services.invite(db.session, event, now=SETUP, member_ids=[m.id for m in members])
-    invs = list(db.session.scalars(select(Invitation).where(Invitation.event_id == event.id)
-                                   .order_by(Invitation.id)))[-n:]
-    for inv in invs:
-        rsvp.respond(db.session, inv, status, now=SETUP)
-    return invs
-
-
-def scan_path(inv) -> str:
-    return urlsplit(tickets.checkin_url(inv.id, inv.nonce)).path
+    for module in (checkin_views, api_checkins):
+        monkeypatch.setattr(module, "utcnow", lambda: DOORS_OPEN)
 
 
 # --- tokens and QR codes ------------------------------------------------------------------
@@ -205,7 +187,7 @@ def test_scan_check_in_is_idempotent_and_undoable(app, client, login_as):
         first = db.session.get(Invitation, inv_id).checked_in_at
         assert first is not None
     r = client.post(path, data={"csrf_token": token}, follow_redirects=True)
-    assert "Already checked in." in r.get_data(as_text=True)
+    assert "Already checked in at 18:05." in r.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Invitation, inv_id).checked_in_at == first
     client.post(path + "/undo", data={"csrf_token": token})
@@ -304,7 +286,7 @@ def test_no_shows_after_the_event_and_segment_criterion(app, client, login_as):
     with app.app_context():
         event = future_event(capacity=5)
         came, stayed_away = accepted(event, 2)
-        checkin.check_in(db.session, came, now=SETUP, source="door")
+        checkin.check_in(db.session, came, now=DOORS_OPEN, source="door")
         event_id, came_id = event.id, came.id
         came_member, away_member = came.member_id, stayed_away.member_id
         db.session.commit()

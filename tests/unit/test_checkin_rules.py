@@ -3,7 +3,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from engagement.events.checkin.rules import can_check_in, checkin_expiry, is_no_show
+import pytest
+
+from engagement.events.checkin.rules import (
+    CheckinWindow,
+    can_check_in,
+    checkin_expiry,
+    is_no_show,
+)
 
 END = datetime(2027, 11, 5, 21, 0, tzinfo=UTC)
 
@@ -25,3 +32,26 @@ def test_no_show_is_accepted_not_checked_in_after_the_end():
     assert not is_no_show("accepted", None, END, END)  # still running
     assert not is_no_show("accepted", END - timedelta(hours=2), END, after)
     assert not is_no_show("declined", None, END, after)
+
+
+START = END - timedelta(hours=3)
+WINDOW = CheckinWindow(opens_before=timedelta(hours=2), grace=timedelta(hours=12))
+
+
+@pytest.mark.parametrize("now, expected", [
+    (START - timedelta(days=21), "not_yet"),  # weeks before: a ticket does nothing yet
+    (START - timedelta(hours=2, seconds=1), "not_yet"),
+    (START - timedelta(hours=2), "open"),  # the doors open early
+    (START, "open"),
+    (END, "open"),
+    (END + timedelta(hours=12), "open"),  # the last moment of the grace
+    (END + timedelta(hours=12, seconds=1), "closed"),
+    (END + timedelta(days=3), "closed"),  # days after: neither scan, door list nor API
+])
+def test_checkin_window(now, expected):
+    assert WINDOW.state(START, END, now) == expected
+
+
+def test_default_window_opens_hours_before_and_closes_a_day_after():
+    opens, closes = CheckinWindow().bounds(START, END)
+    assert (opens, closes) == (START - timedelta(hours=3), END + timedelta(days=1))

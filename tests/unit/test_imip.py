@@ -162,8 +162,17 @@ def test_answering_attendee_is_the_sender_or_its_delegate():
     assert imip.answering_attendee(reply, frozenset({"mallory@example.com"})) is None
     delegate = imip.ReplyAttendee("boss@example.com", "Boss", "ACCEPTED",
                                   "assistant@example.com")
-    assert imip.answering_attendee(_reply(delegate),
-                                   frozenset({"assistant@example.com"})) == delegate
+    sender = frozenset({"assistant@example.com"})
+    # SENT-BY is the sender's claim: it counts only for a delegate recorded for the attendee.
+    assert imip.answering_attendee(_reply(delegate), sender) is None
+    assert imip.claimed_delegate(_reply(delegate), sender) == delegate
+    assert imip.answering_attendee(_reply(delegate), sender, {
+        "boss@example.com": frozenset({"assistant@example.com"})}) == delegate
+    assert imip.answering_attendee(_reply(delegate), sender, {
+        "eve@example.com": frozenset({"assistant@example.com"})}) is None
+    decision = imip.decide(_reply(delegate), None, event_sequence=0, invitation_status="invited",
+                           responded_at=None, claimed=delegate)
+    assert decision.reason == "unrecorded_delegate"
 
 
 EARLIER = datetime(2030, 10, 19, tzinfo=UTC)

@@ -21,13 +21,20 @@ from .invitations import invitation_json
 @describe({
     "operationId": "checkIn", "summary": "Check an invitation in at the door",
     "description": "Give `token` (the signed part of the scan URL `/checkin/<token>` in the "
-                   "ticket's QR code) or `invitation_id`. Idempotent: a second check-in "
-                   "answers 200 with the first `checked_in_at`. 409 when the invitation is "
-                   "not accepted, the event is cancelled or the token has expired.",
+                   "ticket's QR code) or `invitation_id`, and the `event_id` whose door "
+                   "this is (a ticket of another event is refused). Idempotent: a second "
+                   "check-in answers 200 with the first `checked_in_at` and "
+                   "`already_checked_in: true`. 409 when the invitation is not accepted, "
+                   "the event is cancelled, the ticket is for another event (`wrong_event`) "
+                   "or check-in is not open: it opens CHECKIN_OPENS_HOURS before the start "
+                   "(`not_open`) and closes CHECKIN_GRACE_HOURS after the end (`closed`; "
+                   "`expired` for a token), the same window as the scan page and door list.",
     "tags": ["events"],
     "requestBody": {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "additionalProperties": False,
-        "properties": {"token": {"type": "string"}, "invitation_id": {"type": "integer"}},
+        "properties": {"token": {"type": "string"}, "invitation_id": {"type": "integer"},
+                       "event_id": {"type": "integer", "description": (
+                           "The event being checked in; the invitation must belong to it.")}},
         "oneOf": [{"required": ["token"]}, {"required": ["invitation_id"]}]}}}},
     "responses": {"200": json_response("The invitation, `checked_in_at` set.",
                                        ref("schemas", "Invitation")),
@@ -38,8 +45,11 @@ def api_check_in():
     """Idempotent: checking in twice answers 200 with the first check-in time."""
     data = json_body()
     token, invitation_id = data.get("token"), data.get("invitation_id")
+    event_id = data.get("event_id")
     if (token is None) == (invitation_id is None):
         raise ApiError(422, "give exactly one of token or invitation_id", "invalid")
+    if event_id is not None and (not isinstance(event_id, int) or isinstance(event_id, bool)):
+        raise ApiError(422, "event_id: must be an integer", "invalid")
     now = utcnow()
     if token is not None:
         if not isinstance(token, str) or not token:
@@ -57,9 +67,10 @@ def api_check_in():
         if inv is None:
             raise ApiError(404, f"no invitation with id {invitation_id}")
     try:
-        checkin.check_in(db.session, inv, now=now, source="api")
+        new = checkin.check_in(db.session, inv, now=now, source="api", event_id=event_id)
     except checkin.CheckinError as exc:
         raise ApiError(409, f"cannot check in: {exc}", exc.code) from None
     body = invitation_json(inv)
     body["walk_in"] = bool(inv.walk_in)
+    body["already_checked_in"] = not new
     return jsonify(body)

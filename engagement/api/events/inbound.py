@@ -25,7 +25,10 @@ SCHEMAS["InboundOutcome"] = {
         "reason": {"type": ["string", "null"], "description": (
             "Why not applied. skipped: not_calendar, no_method, invalid_calendar, not_reply "
             "(REQUEST, CANCEL, COUNTER, ...), no_vevent, unreadable. ignored: unknown_uid, "
-            "occurrence, no_attendee, sender_mismatch, not_invited, ambiguous_attendee, "
+            "occurrence, no_attendee, sender_mismatch, unrecorded_delegate (SENT-BY an address "
+            "not recorded for the member), auth_failed (the trusted receiving server says "
+            "DMARC, or DKIM and SPF, failed), auth_required (INBOUND_REQUIRE_AUTH and no "
+            "trusted pass), not_invited, ambiguous_attendee, "
             "outdated (older SEQUENCE), unsupported_partstat (DELEGATED, NEEDS-ACTION), stale "
             "(older than the last answer), unchanged, rsvp_closed, rsvp_not_allowed, "
             "rsvp_invalid."),
@@ -37,6 +40,11 @@ SCHEMAS["InboundOutcome"] = {
         "invitation_id": {"type": ["integer", "null"]},
         "status": {"type": ["string", "null"],
                    "description": "The invitation's status afterwards (applied only)."},
+        "sender": {"type": ["string", "null"], "description": "The mail's From address."},
+        "event_id": {"type": ["integer", "null"]},
+        "auth": {"type": "string", "description": (
+            "What the trusted receiving server (INBOUND_AUTHSERV_ID) wrote in "
+            "Authentication-Results; empty when it said nothing.")},
     },
 }
 SCHEMAS["InboundResult"] = {
@@ -61,9 +69,11 @@ def _max_bytes() -> int:
     "summary": "Apply calendar replies (iMIP METHOD:REPLY) in a raw mail",
     "description": "For mail providers that post inbound mail. The body is the complete "
                    "RFC 822 message. ACCEPTED/TENTATIVE/DECLINED from the invited attendee "
-                   "(the mail's sender) count like an online RSVP, with the same capacity and "
+                   "(the mail's From, or a delegate recorded for the member named in "
+                   "SENT-BY) count like an online RSVP, with the same capacity and "
                    "deadline rules. Answers 200 with one outcome per reply, also when "
-                   "nothing was applied.",
+                   "nothing was applied. Every outcome is kept in the event's "
+                   "reply log (`/events/<id>/replies`).",
     "tags": ["events"],
     "requestBody": {"required": True, "content": {"message/rfc822": {
         "schema": {"type": "string", "format": "binary"}}}},
@@ -89,7 +99,7 @@ def inbound_mail():
         raise ApiError(413, f"the mail is larger than {limit} bytes")
     if not raw.strip():
         raise ApiError(400, "the body is empty; send the raw mail")
-    outcomes = inbound.ingest_message(db.session, raw, now=utcnow(), label="")
+    outcomes = inbound.ingest_message(db.session, raw, now=utcnow(), label="", source="api")
     return jsonify({"message_id": outcomes[0].message_id if outcomes else "",
                     "counts": inbound.counts(outcomes),
                     "outcomes": [o.as_json() for o in outcomes]})

@@ -1,5 +1,6 @@
 """The `ingest-replies` command: read calendar replies from a mail file or mailbox and apply
-them (inbound.py) like online RSVPs; the mail package only parses, events owns the command."""
+them (inbound.py) like online RSVPs; the mail package only parses, events owns the command.
+`calendar-delegates` records who may answer for a member (delegates.py)."""
 from __future__ import annotations
 
 import mailbox
@@ -12,6 +13,7 @@ from flask.cli import with_appcontext
 from ... import audit
 from ...extensions import db
 from ...timeutil import utcnow
+from . import delegates
 from .inbound import APPLIED, IGNORED, SKIPPED, Outcome, counts, ingest_message
 
 
@@ -63,7 +65,7 @@ def ingest_replies_command(path: Path) -> None:
         try:
             for label, raw in read_messages(path):
                 messages += 1
-                found = ingest_message(db.session, raw, now=now, label=label)
+                found = ingest_message(db.session, raw, now=now, label=label, source="cli")
                 for outcome in found:
                     click.echo(outcome.line())
                 outcomes.extend(found)
@@ -76,3 +78,65 @@ def ingest_replies_command(path: Path) -> None:
         db.session.commit()
     click.echo(f"{messages} messages: {total[APPLIED]} applied, {total[IGNORED]} ignored, "
                f"{total[SKIPPED]} skipped")
+
+
+@click.group("calendar-delegates", help=(
+    "Addresses that may answer a member's calendar invitations on their behalf (SENT-BY), "
+    "e.g. an assistant's. A calendar reply sent on behalf of anyone not recorded here is "
+    "ignored."))
+def delegates_command() -> None:
+    """The `calendar-delegates` command group."""
+
+
+def _member(email: str):
+    member = delegates.find_member(db.session, email)
+    if member is None:
+        raise click.ClickException(f"no member (or more than one) has the address {email}")
+    return member
+
+
+@delegates_command.command("add")
+@click.argument("member_email")
+@click.argument("delegate_email")
+@click.option("--note", default="", help="Who the delegate is.")
+@with_appcontext
+def delegates_add(member_email: str, delegate_email: str, note: str) -> None:
+    """Let DELEGATE_EMAIL answer for the member with MEMBER_EMAIL."""
+    member = _member(member_email)
+    with audit.acting_as("cli:calendar-delegates"):
+        try:
+            row = delegates.add_delegate(db.session, member.id, delegate_email, now=utcnow(),
+                                         note=note)
+        except delegates.DelegateError as exc:
+            db.session.rollback()
+            raise click.ClickException(str(exc)) from None
+        db.session.commit()
+    click.echo(f"{row.email} may answer for {member.display_name} <{member.email}>")
+
+
+@delegates_command.command("remove")
+@click.argument("member_email")
+@click.argument("delegate_email")
+@with_appcontext
+def delegates_remove(member_email: str, delegate_email: str) -> None:
+    """Stop DELEGATE_EMAIL answering for the member with MEMBER_EMAIL."""
+    member = _member(member_email)
+    wanted = delegate_email.strip().lower()
+    row = next((d for d in delegates.for_member(db.session, member.id) if d.email == wanted),
+               None)
+    if row is None:
+        raise click.ClickException(f"{wanted} is not a delegate of {member.email}")
+    with audit.acting_as("cli:calendar-delegates"):
+        delegates.remove_delegate(db.session, row, now=utcnow())
+        db.session.commit()
+    click.echo(f"{wanted} removed")
+
+
+@delegates_command.command("list")
+@click.argument("member_email")
+@with_appcontext
+def delegates_list(member_email: str) -> None:
+    """The delegates recorded for the member with MEMBER_EMAIL."""
+    member = _member(member_email)
+    for row in delegates.for_member(db.session, member.id):
+        click.echo(f"{row.email}\t{row.note}")

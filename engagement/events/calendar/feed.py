@@ -10,6 +10,10 @@ the days they are expected), upcoming plus the last FEED_PAST_DAYS days. A cance
 stays FEED_CANCELLED_DAYS as STATUS:CANCELLED so subscribed clients remove it instead of
 keeping a stale entry. UIDs and SEQUENCE are the invitation mails', so a client that got
 the invitation and subscribes to the feed shows one entry, not two.
+
+What the feed links to: a read-only event page (`details_url`), never the invitation or
+ticket link. Feed URLs end up in shared calendars, synced devices and calendar providers;
+whoever reads the feed must not be able to answer the invitation or check the member in.
 """
 from __future__ import annotations
 
@@ -38,8 +42,22 @@ def new_token() -> str:
     return signing.random_token(32)
 
 
-__all__ = ["CalendarFeed", "build_feed", "disable_feed", "feed_of", "feed_rows", "in_feed",
-           "member_for_token", "reset_feed"]
+__all__ = ["CalendarFeed", "build_feed", "details_token", "disable_feed", "feed_of",
+           "feed_rows", "in_feed", "member_for_token", "read_details_token", "reset_feed"]
+
+
+def details_token(event_id: int) -> str:
+    """The signed token of the event's read-only page (`/e/<token>`)."""
+    return signing.make("event", [int(event_id)])
+
+
+def read_details_token(token: str) -> int:
+    """The event id of a read-only page token; signing.LinkInvalid when forged."""
+    data = signing.read("event", token)
+    if (not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], int)
+            or isinstance(data[0], bool) or not 0 < data[0] < 2**63):
+        raise signing.LinkInvalid("invalid event link")
+    return data[0]
 
 
 def feed_of(session: Session, member_id: int) -> CalendarFeed | None:
@@ -113,9 +131,9 @@ def feed_rows(session: Session, member_id: int, now: datetime) -> list[tuple[Inv
 def build_feed(events: Sequence[tuple[Event, str | None]], *, name: str) -> bytes:
     """A METHOD-less VCALENDAR (a published calendar, not a scheduling message).
 
-    `events` are (event, personal invitation URL). DTSTAMP is the event's last change, as
-    RFC 5545 asks for calendars without METHOD; it also keeps the bytes (and the ETag)
-    unchanged until something really changed.
+    `events` are (event, read-only event page URL): see the module doc. DTSTAMP is the
+    event's last change, as RFC 5545 asks for calendars without METHOD; it also keeps the
+    bytes (and the ETag) unchanged until something really changed.
     """
     cal = Calendar()
     cal.add("prodid", PRODID)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import Message
@@ -73,8 +73,9 @@ class ParsedMail:
     """A message as far as calendar replies go: its replies, or why it has none."""
 
     message_id: str
-    senders: frozenset[str]  # lower-cased From and Sender addresses
+    senders: frozenset[str]  # lower-cased From addresses (see _senders)
     subject: str
+    auth_results: tuple[str, ...] = ()  # Authentication-Results values, topmost first
     replies: tuple[CalendarReply, ...] = ()
     skipped: str | None = None  # a SKIP_* code when there is nothing to apply
     detail: str = ""  # what exactly, e.g. "METHOD:COUNTER"
@@ -98,12 +99,20 @@ def _header(msg: Message, name: str) -> str:
 
 
 def _senders(msg: Message) -> frozenset[str]:
+    # From only: it is what DMARC authenticates; a Sender header is the sender's own claim.
     found = set()
-    for name in ("From", "Sender"):
-        for _name, mail in email.utils.getaddresses([_header(msg, name)]):
-            if "@" in mail:
-                found.add(mail.strip().lower())
+    for _name, mail in email.utils.getaddresses([_header(msg, "From")]):
+        if "@" in mail:
+            found.add(mail.strip().lower())
     return frozenset(found)
+
+
+def _auth_results(msg: Message) -> tuple[str, ...]:
+    try:
+        values = msg.get_all("Authentication-Results") or []
+    except Exception:  # noqa: BLE001 (a malformed header: as if absent)
+        return ()
+    return tuple(str(v) for v in values)
 
 
 def _is_calendar_part(part: Message) -> bool:
@@ -227,7 +236,7 @@ def parse_message(raw: bytes) -> ParsedMail:
         return ParsedMail(message_id="", senders=frozenset(), subject="",
                           skipped=SKIP_UNREADABLE)
     base = dict(message_id=_header(msg, "Message-ID"), senders=_senders(msg),
-                subject=_header(msg, "Subject"))
+                subject=_header(msg, "Subject"), auth_results=_auth_results(msg))
     try:
         parts = list(_calendar_parts(msg))
     except Exception:  # noqa: BLE001 (a broken MIME structure)
@@ -254,15 +263,32 @@ def parse_message(raw: bytes) -> ParsedMail:
     return ParsedMail(**base, skipped=code, detail=detail)
 
 
-def answering_attendee(reply: CalendarReply, senders: frozenset[str]) -> ReplyAttendee | None:
-    """The ATTENDEE whose answer this is: the one the mail comes from (or a SENT-BY delegate).
+def answering_attendee(reply: CalendarReply, senders: frozenset[str],
+                       delegates: Mapping[str, frozenset[str]] | None = None
+                       ) -> ReplyAttendee | None:
+    """The ATTENDEE whose answer this is: the one the mail comes from, or whose recorded
+    delegate (`delegates`: attendee address -> delegate addresses) sent it as SENT-BY.
 
     RFC 5546 §3.2.3: a REPLY names exactly one ATTENDEE, the one answering; RFC 6047 §3.1
     asks receivers to check that the mail's sender is that attendee, so a reply that lists
     other people (some clients echo the whole list) only ever changes the sender's answer.
+    SENT-BY is the sender's own claim, so it counts only for a delegate the programme
+    recorded for that member.
     """
+    delegates = delegates or {}
     for attendee in reply.attendees:
-        if attendee.email in senders or (attendee.sent_by and attendee.sent_by in senders):
+        if attendee.email in senders:
+            return attendee
+        if (attendee.sent_by and attendee.sent_by in senders
+                and attendee.sent_by in delegates.get(attendee.email, frozenset())):
+            return attendee
+    return None
+
+
+def claimed_delegate(reply: CalendarReply, senders: frozenset[str]) -> ReplyAttendee | None:
+    """The ATTENDEE whose SENT-BY names the sender (whether or not that is a recorded one)."""
+    for attendee in reply.attendees:
+        if attendee.sent_by and attendee.sent_by in senders:
             return attendee
     return None
 
@@ -272,6 +298,7 @@ IGNORE_UNKNOWN_UID = "unknown_uid"
 IGNORE_OCCURRENCE = "occurrence"
 IGNORE_NO_ATTENDEE = "no_attendee"
 IGNORE_SENDER = "sender_mismatch"
+IGNORE_DELEGATE = "unrecorded_delegate"
 IGNORE_NOT_INVITED = "not_invited"
 IGNORE_OUTDATED = "outdated"
 IGNORE_PARTSTAT = "unsupported_partstat"
@@ -294,17 +321,21 @@ class Decision:
 
 
 def decide(reply: CalendarReply, attendee: ReplyAttendee | None, *, event_sequence: int,
-           invitation_status: str | None, responded_at: datetime | None) -> Decision:
+           invitation_status: str | None, responded_at: datetime | None,
+           claimed: ReplyAttendee | None = None) -> Decision:
     """Whether a reply to a known event applies (RFC 5546 §2.1.5, §3.2.3), from plain values.
 
     `attendee` is `answering_attendee(...)`; `invitation_status` is None when that address
-    has no invitation to the event.
+    has no invitation to the event; `claimed` is `claimed_delegate(...)`.
     """
     if reply.recurrence_id is not None:
         return Decision(reason=IGNORE_OCCURRENCE, detail=f"RECURRENCE-ID {reply.recurrence_id}; "
                         "the event does not repeat")
     if not reply.attendees:
         return Decision(reason=IGNORE_NO_ATTENDEE, detail="REPLY without ATTENDEE")
+    if attendee is None and claimed is not None:
+        return Decision(reason=IGNORE_DELEGATE, detail=f"SENT-BY {claimed.sent_by} is not a "
+                        f"recorded delegate of {claimed.email}")
     if attendee is None:
         named = ", ".join(a.email for a in reply.attendees)
         return Decision(reason=IGNORE_SENDER, detail=f"ATTENDEE {named} did not send it")

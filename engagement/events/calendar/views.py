@@ -8,6 +8,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from ... import signing
 from ...community.models import Member
 from ...extensions import db
 from ...security import Role, public, roles_required
@@ -95,6 +96,25 @@ def disable_feed():
     return redirect(url_for("events.my_invitations") + "#feed")
 
 
+def _details_url(event_id: int) -> str:
+    return f"{notifications.base_url()}/e/{feed.details_token(event_id)}"
+
+
+@bp.route("/e/<token>")
+@public
+def event_details(token: str):
+    """The read-only event page the personal feed links to: what, when, where; no RSVP."""
+    try:
+        event = db.session.get(Event, feed.read_details_token(token))
+    except signing.LinkInvalid:
+        event = None
+    if event is None or event.status == EventStatus.DRAFT:
+        abort(404)
+    response = Response(render_template("events/calendar/details.html", event=event))
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
 @bp.route("/calendar/<token>.ics")
 @public
 def calendar_feed(token: str):
@@ -105,7 +125,7 @@ def calendar_feed(token: str):
     member = db.session.get(Member, member_id)
     rows = feed.feed_rows(db.session, member_id, now)
     data = feed.build_feed(
-        [(event, notifications.invitation_url(inv.id, inv.nonce)) for inv, event in rows],
+        [(event, _details_url(event.id)) for _inv, event in rows],
         name=_("Community events – %(name)s", name=member.display_name if member else ""))
     response = Response(data, mimetype="text/calendar")
     response.headers["Content-Type"] = "text/calendar; charset=utf-8"

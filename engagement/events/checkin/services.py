@@ -4,7 +4,7 @@ Use cases flush only; the request commits. The scan link itself is checkin/ticke
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -14,7 +14,7 @@ from ...community.members.services import search_condition, search_members
 from ...community.models import Member
 from ..attendance import AttendanceCounts, attendance_counts
 from ..models import Event, EventStatus, Invitation, InvitationStatus
-from .rules import can_check_in, checkin_expiry
+from .rules import CLOSED, NOT_YET, CheckinWindow, can_check_in
 from .tickets import TicketInvalid, read_token
 
 __all__ = ["CheckinError", "DoorCounts", "TicketInvalid", "door_counts"]
@@ -23,7 +23,8 @@ __all__ = ["CheckinError", "DoorCounts", "TicketInvalid", "door_counts"]
 class CheckinError(Exception):
     """A check-in that cannot happen.
 
-    `code`: "expired", "not_accepted", "not_published" or "already_invited".
+    `code`: "expired" (a scan link after the window), "not_open", "closed", "wrong_event",
+    "not_accepted", "not_published" or "already_invited".
     """
 
     def __init__(self, code: str, message: str):
@@ -31,25 +32,60 @@ class CheckinError(Exception):
         self.code = code
 
 
-def load_by_token(session: Session, token: str, *, now: datetime) -> Invitation:
+def window_from(config) -> CheckinWindow:
+    """The check-in window of the CHECKIN_OPENS_HOURS and CHECKIN_GRACE_HOURS settings."""
+    return CheckinWindow(opens_before=timedelta(hours=float(config["CHECKIN_OPENS_HOURS"])),
+                         grace=timedelta(hours=float(config["CHECKIN_GRACE_HOURS"])))
+
+
+def current_window() -> CheckinWindow:
+    """The app's check-in window (its settings)."""
+    from flask import current_app
+
+    return window_from(current_app.config)
+
+
+def load_by_token(session: Session, token: str, *, now: datetime,
+                  window: CheckinWindow | None = None) -> Invitation:
     """The invitation behind a scan token.
 
     Raises TicketInvalid (a signing.LinkInvalid: forged, unknown or revoked; 404) or
-    CheckinError("expired") a day after the event (410).
+    CheckinError("expired") once the check-in window closed (410). Before it opens the
+    invitation loads, so the page can say when; `check_in` refuses it.
     """
     invitation_id, nonce = read_token(token)
     inv = session.get(Invitation, invitation_id)
     if inv is None or not signing.same_secret(inv.nonce, nonce):
         raise TicketInvalid("invalid check-in link")
-    if now > checkin_expiry(inv.event.ends_at):
+    window = window or current_window()
+    if window.state(inv.event.starts_at, inv.event.ends_at, now) == CLOSED:
         raise CheckinError("expired", "this check-in link has expired")
     return inv
 
 
+def check_window(event: Event, *, now: datetime, window: CheckinWindow | None = None) -> None:
+    """Raise CheckinError("not_open" / "closed") outside the event's check-in window."""
+    window = window or current_window()
+    state = window.state(event.starts_at, event.ends_at, now)
+    opens, closes = window.bounds(event.starts_at, event.ends_at)
+    if state == NOT_YET:
+        raise CheckinError("not_open", f"check-in opens at {opens.isoformat()}")
+    if state == CLOSED:
+        raise CheckinError("closed", f"check-in closed at {closes.isoformat()}")
+
+
 # --- use cases -------------------------------------------------------------------------
 
-def check_in(session: Session, inv: Invitation, *, now: datetime, source: str) -> bool:
-    """Mark as arrived; True when newly checked in, False when it already was (idempotent)."""
+def check_in(session: Session, inv: Invitation, *, now: datetime, source: str,
+             event_id: int | None = None, window: CheckinWindow | None = None) -> bool:
+    """Mark as arrived; True when newly checked in, False when it already was (idempotent).
+
+    The one rule of every door (scan, door list, API): at the door of `event_id` only that
+    event's invitations, and only inside the check-in window. Raises CheckinError.
+    """
+    if event_id is not None and inv.event_id != event_id:
+        raise CheckinError("wrong_event", f"this ticket is for {inv.event.title}")
+    check_window(inv.event, now=now, window=window)
     if not can_check_in(inv.status, inv.event.status):
         raise CheckinError("not_accepted", f"the invitation is {inv.status}")
     if inv.checked_in_at is not None:
@@ -62,10 +98,12 @@ def check_in(session: Session, inv: Invitation, *, now: datetime, source: str) -
     return True
 
 
-def undo_check_in(session: Session, inv: Invitation, *, now: datetime) -> bool:
-    """Take a check-in back; True when there was one."""
+def undo_check_in(session: Session, inv: Invitation, *, now: datetime,
+                  window: CheckinWindow | None = None) -> bool:
+    """Take a check-in back; True when there was one. Closed with the check-in window."""
     if inv.checked_in_at is None:
         return False
+    check_window(inv.event, now=now, window=window)
     before = inv.checked_in_at
     inv.checked_in_at = None
     session.flush()
@@ -134,6 +172,17 @@ def no_shows_query(event_id: int) -> Select:
             .order_by(Member.display_name, Invitation.id))
 
 
+def window_state(event: Event, now: datetime, window: CheckinWindow | None = None) -> str:
+    """"not_yet", "open" or "closed": the event's check-in window at `now`."""
+    return (window or current_window()).state(event.starts_at, event.ends_at, now)
+
+
+def window_bounds(event: Event, window: CheckinWindow | None = None
+                  ) -> tuple[datetime, datetime]:
+    """(opens, closes) of the event's check-in window."""
+    return (window or current_window()).bounds(event.starts_at, event.ends_at)
+
+
 def scan_expired(event: Event, now: datetime) -> bool:
     """Whether the event's scan links stopped working (the door list closes with them)."""
-    return now > checkin_expiry(event.ends_at)
+    return window_state(event, now) == CLOSED

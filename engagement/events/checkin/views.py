@@ -1,7 +1,7 @@
 """Check-in pages: ticket with QR code, scan/confirm page, door list, walk-ins, no-shows."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from ... import signing
@@ -10,12 +10,54 @@ from ...extensions import db
 from ...security import Role, public, roles_required
 from ...timeutil import utcnow
 from ...web import ConfirmForm, page_arg
-from ..blueprint import bp, event_or_404, invitation_from_token
-from ..models import EventStatus, Invitation, InvitationStatus
+from ..blueprint import bp, event_or_404, in_zone, invitation_from_token
+from ..models import Event, EventStatus, Invitation, InvitationStatus
 from . import qr, tickets
 from . import services as checkin
 
 PER_PAGE = 50
+DOOR_KEY = "door_event_id"  # the event whose door list this manager opened last
+JUST_KEY = "just_checked_in"  # the invitation this manager just checked in (green tick once)
+
+
+def _door_event() -> Event | None:
+    """The event the manager is checking in for: the door list they opened last."""
+    raw = session.get(DOOR_KEY)
+    return db.session.get(Event, raw) if isinstance(raw, int) else None
+
+
+def _at(moment, event: Event) -> str:
+    return in_zone(moment, event.timezone, "HH:mm")
+
+
+def _refusal(exc: checkin.CheckinError, inv: Invitation, door: Event | None) -> str:
+    """What the door staff read when a check-in is refused."""
+    event = inv.event
+    if exc.code == "wrong_event":
+        return _("This ticket is for %(other)s (%(when)s), not for %(here)s.",
+                 other=event.title, when=in_zone(event.starts_at, event.timezone, "short"),
+                 here=door.title if door else _("this event"))
+    opens, closes = checkin.window_bounds(event)
+    if exc.code == "not_open":
+        return _("Check-in opens at %(when)s.", when=in_zone(opens, event.timezone, "short"))
+    if exc.code in ("closed", "expired"):
+        return _("Check-in for this event closed at %(when)s.",
+                 when=in_zone(closes, event.timezone, "short"))
+    return _("Only accepted invitations can be checked in.")
+
+
+def _check_in_and_flash(inv: Invitation, *, source: str, door: Event | None) -> None:
+    """The one check-in every door path uses, with its result as a flash message."""
+    try:
+        if checkin.check_in(db.session, inv, now=utcnow(), source=source,
+                            event_id=door.id if door else None):
+            session[JUST_KEY] = inv.id
+            flash(_("%(name)s is checked in.", name=inv.member.display_name), "success")
+        else:
+            flash(_("Already checked in at %(time)s.",
+                    time=_at(inv.checked_in_at, inv.event)), "warning")
+    except checkin.CheckinError as exc:
+        flash(_refusal(exc, inv, door), "error")
 
 
 @bp.app_template_global("checkin_summary")
@@ -60,9 +102,18 @@ def scan(token: str):
     invitation, error = _scanned(token)
     if error:
         return error
-    return render_template("events/checkin/scan.html", invitation=invitation,
-                           event=invitation.event, member=invitation.member, token=token,
-                           form=ConfirmForm())
+    event = invitation.event
+    door = _door_event()
+    wrong = door if door is not None and door.id != event.id else None
+    just = session.pop(JUST_KEY, None) == invitation.id
+    state = checkin.window_state(event, utcnow())
+    opens, _closes = checkin.window_bounds(event)
+    return render_template(
+        "events/checkin/scan.html", invitation=invitation, event=event,
+        member=invitation.member, token=token, form=ConfirmForm(), wrong_event=wrong,
+        again=invitation.checked_in_at is not None and not just, window=state, opens=opens,
+        refusal=_refusal(checkin.CheckinError("wrong_event", ""), invitation, door)
+        if wrong else None), 409 if wrong else 200
 
 
 @bp.route("/checkin/<token>", methods=["POST"])
@@ -74,13 +125,7 @@ def scan_check_in(token: str):
     if not ConfirmForm().validate_on_submit():
         flash(_("The form has expired; please try again."), "error")
         return redirect(url_for("events.scan", token=token))
-    try:
-        if checkin.check_in(db.session, invitation, now=utcnow(), source="scan"):
-            flash(_("%(name)s is checked in.", name=invitation.member.display_name), "success")
-        else:
-            flash(_("Already checked in."), "info")
-    except checkin.CheckinError:
-        flash(_("Only accepted invitations can be checked in."), "error")
+    _check_in_and_flash(invitation, source="scan", door=_door_event())
     return redirect(url_for("events.scan", token=token))
 
 
@@ -90,9 +135,12 @@ def scan_undo(token: str):
     invitation, error = _scanned(token)
     if error:
         return error
-    if ConfirmForm().validate_on_submit() and checkin.undo_check_in(
-            db.session, invitation, now=utcnow()):
-        flash(_("Check-in undone."), "success")
+    try:
+        if ConfirmForm().validate_on_submit() and checkin.undo_check_in(
+                db.session, invitation, now=utcnow()):
+            flash(_("Check-in undone."), "success")
+    except checkin.CheckinError as exc:
+        flash(_refusal(exc, invitation, None), "error")
     return redirect(url_for("events.scan", token=token))
 
 
@@ -101,6 +149,8 @@ def scan_undo(token: str):
 def door(event_id: int):
     """Manual check-in: search the invitees, check in or undo, record walk-ins."""
     event = event_or_404(event_id)
+    # Scans from now on are for this event: a ticket of another one is refused.
+    session[DOOR_KEY] = event.id
     q = (request.args.get("q") or "").strip()
     wq = (request.args.get("wq") or "").strip()
     rows = paginate(db.session, checkin.door_list_query(db.session, event.id, q), page=page_arg(),
@@ -109,7 +159,8 @@ def door(event_id: int):
         "events/checkin/door.html", event=event, rows=rows.items, q=q, wq=wq, page=rows.page,
         has_next=rows.has_next, counts=checkin.door_counts(db.session, event.id),
         walk_in_candidates=checkin.walk_in_candidates(db.session, event.id, wq),
-        open=not checkin.scan_expired(event, utcnow()))
+        open=not checkin.scan_expired(event, utcnow()),
+        window=checkin.window_state(event, utcnow()), opens=checkin.window_bounds(event)[0])
 
 
 def _door_invitation(event_id: int, invitation_id: int) -> Invitation:
@@ -131,13 +182,35 @@ def door_check_in(event_id: int, invitation_id: int):
     if not ConfirmForm().validate_on_submit():
         flash(_("The form has expired; please try again."), "error")
         return _back_to_door(event_id)
+    _check_in_and_flash(inv, source="door", door=inv.event)
+    return _back_to_door(event_id)
+
+
+def _ticket_token(text: str) -> str:
+    """The token of a scanned or typed ticket: the scan URL (`.../checkin/<token>`) or the
+    token itself (hand-held scanners type what the QR code holds)."""
+    text = text.strip().split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    return text.rsplit("/checkin/", 1)[-1] if "/checkin/" in text else text
+
+
+@bp.route("/events/<int:event_id>/door/scan", methods=["POST"])
+@roles_required(Role.MANAGER)
+def door_scan(event_id: int):
+    """A ticket scanned into (or typed into) this event's door list."""
+    event = event_or_404(event_id)
+    if not ConfirmForm().validate_on_submit():
+        flash(_("The form has expired; please try again."), "error")
+        return _back_to_door(event_id)
     try:
-        if checkin.check_in(db.session, inv, now=utcnow(), source="door"):
-            flash(_("%(name)s is checked in.", name=inv.member.display_name), "success")
-        else:
-            flash(_("Already checked in."), "info")
+        inv = checkin.load_by_token(db.session, _ticket_token(request.form.get("ticket", "")),
+                                    now=utcnow())
+    except signing.LinkInvalid:
+        flash(_("This is not a valid ticket."), "error")
+        return _back_to_door(event_id)
     except checkin.CheckinError:
-        flash(_("Only accepted invitations can be checked in."), "error")
+        flash(_("This ticket has expired."), "error")
+        return _back_to_door(event_id)
+    _check_in_and_flash(inv, source="door", door=event)
     return _back_to_door(event_id)
 
 
@@ -145,9 +218,12 @@ def door_check_in(event_id: int, invitation_id: int):
 @roles_required(Role.MANAGER)
 def door_undo(event_id: int, invitation_id: int):
     inv = _door_invitation(event_id, invitation_id)
-    if ConfirmForm().validate_on_submit() and checkin.undo_check_in(
-            db.session, inv, now=utcnow()):
-        flash(_("Check-in of %(name)s undone.", name=inv.member.display_name), "success")
+    try:
+        if ConfirmForm().validate_on_submit() and checkin.undo_check_in(
+                db.session, inv, now=utcnow()):
+            flash(_("Check-in of %(name)s undone.", name=inv.member.display_name), "success")
+    except checkin.CheckinError as exc:
+        flash(_refusal(exc, inv, inv.event), "error")
     return _back_to_door(event_id)
 
 
