@@ -174,3 +174,32 @@ def test_a_redaction_cannot_move_the_subject_reference(app):
                 "UPDATE audit_log SET subject_member_id = NULL, salt = NULL,"
                 " redacted_by = :later WHERE id = :id"), {"id": entry.id, "later": entry.id + 1})
         db.session.rollback()
+
+
+def test_erasure_forgets_calendar_delegates_and_logged_replies(app):
+    """Both hold addresses about the member; another member's rows stay."""
+    from datetime import UTC, datetime
+
+    from engagement.events.calendar import delegates
+    from engagement.events.calendar.models import CalendarDelegate, CalendarReplyLog
+    from engagement.records import gdpr
+    from tests.factories import make_event, make_invitation, make_member
+
+    now = datetime(2026, 12, 2, 9, tzinfo=UTC)
+    with app.app_context():
+        event = make_event()
+        victim, other = make_member(), make_member()
+        mine, theirs = make_invitation(event, victim), make_invitation(event, other)
+        delegates.add_delegate(db.session, victim.id, "assistant@example.org", now=now)
+        delegates.add_delegate(db.session, other.id, "helper@example.org", now=now)
+        for inv, sender in ((mine, victim.email), (theirs, other.email)):
+            db.session.add(CalendarReplyLog(
+                received_at=now, source="cli", sender=sender, event_id=event.id,
+                invitation_id=inv.id, attendee=sender, result="applied"))
+        db.session.commit()
+        counts = gdpr.erase_member(db.session, victim.id, key="k")
+        db.session.commit()
+        assert counts["calendar_delegates"] == 1 and counts["calendar_replies"] == 1
+        assert [d.member_id for d in db.session.scalars(select(CalendarDelegate))] == [other.id]
+        assert [r.invitation_id for r in db.session.scalars(select(CalendarReplyLog))] == [
+            theirs.id]
