@@ -32,6 +32,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = settings_table.normalise_db_url(
         app.config["SQLALCHEMY_DATABASE_URI"])
     check_secret_key(app)
+    from .web import BoundedIntConverter
+
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route: ids past 2**63 404
 
     from . import accounts, api, audit, community, demo, events, mail, programme, records, rewards
 

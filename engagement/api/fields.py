@@ -6,12 +6,20 @@ from typing import Any
 
 from flask import request
 
+from ..web import JsonTooDeep, loads_bounded
 from .errors import ApiError
 
 
 def json_body() -> dict[str, Any]:
-    """The request's JSON object; a 400 for anything else."""
-    data = request.get_json(silent=True)
+    """The request's JSON object; a 400 for anything else (deeply nested JSON too)."""
+    data = None
+    if request.is_json:
+        try:
+            data = loads_bounded(request.get_data(cache=True))
+        except JsonTooDeep as exc:
+            raise ApiError(400, f"the body is not usable JSON: {exc}", "invalid_json") from None
+        except ValueError:
+            data = None
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object", "invalid_json")
     return data
