@@ -25,8 +25,13 @@ STAFF = frozenset({Role.ADMIN, Role.MANAGER, Role.HR})
 
 
 def current_role() -> Role | None:
-    """The role of whoever is calling: API token user first, then the session user."""
-    user = g.get("api_user") or (current_user if current_user.is_authenticated else None)
+    """The role of whoever is calling: the token's user in the API, else the session user."""
+    if _is_api():
+        # The API is CSRF-exempt because it takes bearer tokens only: a session cookie a
+        # hostile page makes the browser send must not act as the signed-in user.
+        user = g.get("api_user")
+    else:
+        user = current_user if current_user.is_authenticated else None
     return Role(user.role) if user is not None else None
 
 

@@ -3,11 +3,18 @@ breaks in redirects): always a 4xx or a normal page, never a 500."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from werkzeug.routing import IntegerConverter
 
 from engagement.accounts.services import create_token
 from engagement.extensions import db
-from tests.factories import make_event, make_invitation, make_member, make_user
+from tests.factories import (
+    make_event,
+    make_invitation,
+    make_member,
+    make_reward_item,
+    make_user,
+)
 from tests.helpers import routes
 
 HUGE_IDS = [2**63, 10**30]
@@ -126,3 +133,83 @@ def test_deeply_nested_json_is_a_400_on_every_json_route(app, body):
         assert "nested" in error["message"] or "JSON" in error["message"], where
         checked += 1
     assert checked >= 6  # events (POST, PATCH), invitations, RSVP, check-ins, grants
+
+
+@pytest.mark.parametrize("target", [
+    "/members\r\nSet-Cookie: session=evil", "/\r\nLocation: https://evil.example",
+    "/members\nX-Injected: 1", "/\x00", "/\\evil.example", "/\t/evil.example",
+    "/%0d%0aSet-Cookie:%20a=b",
+])
+def test_a_line_break_in_next_neither_injects_a_header_nor_crashes(app, client, target):
+    from tests.factories import make_user
+
+    with app.app_context():
+        make_user(role="manager", email="next@example.org")
+        db.session.commit()
+    app.config["WTF_CSRF_ENABLED"] = False
+    resp = client.post("/login", query_string={"next": target}, follow_redirects=False,
+                       data={"email": "next@example.org", "password": "correct horse battery"})
+    assert resp.status_code == 302, resp.status_code
+    location = resp.headers["Location"]
+    assert "\r" not in location and "\n" not in location and "\\" not in location
+    assert "Set-Cookie" not in resp.headers or "evil" not in resp.headers["Set-Cookie"]
+    assert "X-Injected" not in resp.headers
+    assert location.startswith("/") and not location.startswith("//")
+    # a GET with the same next= shows the login form
+    assert client.get("/login", query_string={"next": target}).status_code < 500
+
+
+@pytest.mark.parametrize("invitation_id", [
+    -4.9e32, -490093956766504959012021760688128, 10**30, 2**63, -1, 0, 1.0, True, "1", [1],
+    {"id": 1}, 1e308,
+])
+def test_odd_invitation_ids_on_check_in_are_a_422(app, invitation_id):
+    client, headers = _clients(app, ["manager"])["manager"]
+    resp = client.post("/api/v1/checkins", json={"invitation_id": invitation_id},
+                       headers=headers)
+    assert resp.status_code == 422, resp.status_code
+    assert resp.get_json()["error"]["code"] == "invalid"
+
+
+@pytest.mark.parametrize("field", ["member_id", "item_id", "event_id"])
+@pytest.mark.parametrize("value", [10**30, -(10**30), 2**63, 1.5, -4.9e32])
+def test_odd_ids_in_api_bodies_are_a_422(app, field, value):
+    client, headers = _clients(app, ["manager"])["manager"]
+    body = {"member_id": 1, "item_id": 1, field: value}
+    resp = client.post("/api/v1/rewards/grants", json=body, headers=headers)
+    assert resp.status_code == 422, resp.status_code
+    with app.app_context():
+        event = make_event()
+        db.session.commit()
+        event_id = event.id
+    resp = client.post(f"/api/v1/events/{event_id}/invitations", json={"member_ids": [value]},
+                       headers=headers)
+    assert resp.status_code in (409, 422), resp.status_code
+    resp = client.post(f"/api/v1/events/{event_id}/invitations",
+                       json={"segment": {"segment_id": value}}, headers=headers)
+    assert resp.status_code in (409, 422), resp.status_code
+    resp = client.patch(f"/api/v1/events/{event_id}", json={"capacity": value},
+                        headers=headers)
+    assert resp.status_code == 422, resp.status_code
+
+
+@pytest.mark.parametrize("body", [{"member_id": 1, "item_id": 1}, {}, None])
+def test_cookie_requests_to_the_grants_api_are_refused_without_a_500(app, body):
+    # The API is CSRF-exempt because it takes bearer tokens only: a session cookie that a
+    # hostile page makes the browser send must not act as the signed-in manager.
+    from engagement.rewards.models import Grant
+
+    app.config["WTF_CSRF_ENABLED"] = True
+    client, _headers = _clients(app, ["manager"])["manager"]  # session cookie, no token
+    with app.app_context():
+        member, item = make_member(), make_reward_item()
+        db.session.commit()
+        if body:
+            body = {"member_id": member.id, "item_id": item.id}
+    kwargs = {"json": body} if body is not None else {"data": "member_id=1",
+                                                      "content_type": "text/plain"}
+    resp = client.post("/api/v1/rewards/grants", **kwargs)
+    assert resp.status_code == 401, resp.status_code
+    assert resp.get_json()["error"]["code"] == "unauthorized"
+    with app.app_context():
+        assert db.session.scalars(select(Grant)).all() == []
