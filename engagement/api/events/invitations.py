@@ -42,8 +42,9 @@ SCHEMAS["InviteResult"] = {
         "skipped": {"type": "array", "items": {
             "type": "object", "properties": {
                 "member_id": {"type": ["integer", "null"]},
-                "reason": {"type": "string", "enum": ["not_found", "no_email", "opted_out",
-                                                      "already_invited"]}}}},
+                "reason": {"type": "string", "enum": [
+                    "not_found", "no_email", "invalid_email", "opted_out",
+                    "already_invited"]}}}},
         "skipped_counts": {"type": "object", "additionalProperties": {"type": "integer"}},
     },
 }
