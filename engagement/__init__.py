@@ -45,6 +45,9 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["REMEMBER_COOKIE_SECURE"] or app.config["SESSION_COOKIE_SECURE"])
     check_secret_key(app)
     trust_proxies(app)
+    from .web import BoundedIntConverter
+
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route: ids past 2**63 404
 
     from . import accounts, api, audit, community, demo, events, mail, programme, records, rewards
 

@@ -3,6 +3,7 @@ and time zone, and CSV cells safe to open in a spreadsheet (no formula injection
 from __future__ import annotations
 
 import csv
+import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, TextIO
@@ -65,12 +66,22 @@ def init_app(app: Flask) -> None:
 # --- CSV cells safe to open in Excel/LibreOffice (OWASP's advice on formula injection) ---
 # A spreadsheet treats a cell starting with one of these as a formula (tab and CR too:
 # some apps strip them and then see the next character).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# "|" starts a DDE call in some spreadsheets (`cmd|' /C calc'!A0`).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "|", "\t", "\r")
+
+
+def _starts_formula(text: str) -> bool:
+    # Spreadsheets fold full-width and small forms (＝ U+FF1D, ﹦ U+FE66, ｜ U+FF5C ...) to
+    # their ASCII twins before parsing, so the first character is compared after NFKC.
+    if not text:
+        return False
+    return text.startswith(FORMULA_PREFIXES) or unicodedata.normalize(
+        "NFKC", text[0]).startswith(FORMULA_PREFIXES)
 
 
 def safe_cell(value: Any) -> Any:
     """Prefix text that a spreadsheet would run as a formula with `'`; numbers pass as-is."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    if isinstance(value, str) and _starts_formula(value):
         return "'" + value
     return value
 

@@ -201,3 +201,30 @@ def csrf_token(client, path: str = "/login") -> str:
         r'value="([^"]+)"[^>]*name="csrf_token"', html)
     assert match, f"no csrf token on {path}"
     return match.group(1)
+
+
+@pytest.fixture
+def api(app_any):
+    """Call /api/v1 as a manager (bearer token); `.ids`: 3 members with mail + 1 without,
+    `.hr_token`: an HR token."""
+    from engagement.accounts.services import create_token
+    from tests import factories
+
+    with app_any.app_context():
+        manager = factories.make_user(role="manager")
+        hr = factories.make_user(role="hr")
+        _t, token = create_token(_db.session, manager, "t")
+        _t, hr_token = create_token(_db.session, hr, "t")
+        members = [factories.make_member(email=f"api{i}@example.org") for i in range(3)]
+        nomail = factories.make_member(email=None)
+        _db.session.commit()
+        ids = [m.id for m in members] + [nomail.id]
+    client = app_any.test_client()
+
+    def call(method, path, token_=None, **kw):
+        headers = {"Authorization": f"Bearer {token_ or token}"}
+        return client.open("/api/v1" + path, method=method, headers=headers, **kw)
+
+    call.ids = ids
+    call.hr_token = hr_token
+    return call

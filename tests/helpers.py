@@ -10,6 +10,7 @@ from sqlalchemy import select
 from engagement.accounts.models import User
 from engagement.accounts.services import create_token
 from engagement.community.models import MemberWindowStats, Tier, TierHistory
+from engagement.events import rules, services
 from engagement.extensions import db
 from engagement.timeutil import local_today_and_month_start, utcnow
 from tests.factories import add_days, make_member, make_tier, make_user
@@ -148,3 +149,36 @@ def seed_community(app) -> dict:
         manager = make_user(role="manager", email="manager@example.org", name="Maria Manager")
         db.session.commit()
         return {"star": star.id, "star_name": star.display_name, "manager": manager.email}
+
+
+# --- events ---------------------------------------------------------------------------
+
+EVENT_NOW = datetime(2027, 7, 1, 10, 0, tzinfo=UTC)  # 'now' of published_event()
+BERLIN = rules.zone("Europe/Berlin")
+
+
+def event_values(**changes):
+    """A validated EventInput: a summit on 5 November 2027 in Cologne (override any field)."""
+    values = dict(
+        title="Power User Summit", description="Talks and dinner.", venue="Haus am Dom",
+        address="Domkloster 2\n50667 Köln",
+        starts_at=rules.parse_local("2027-11-05T18:00", BERLIN),
+        ends_at=rules.parse_local("2027-11-05T22:00", BERLIN), timezone="Europe/Berlin",
+        organizer_name="Community Team", organizer_email="events@example.org",
+        reminder_days=2, capacity=50)
+    values.update(changes)
+    return rules.validate_event(rules.EventInput(**values))
+
+
+def published_event(**changes):
+    """The `event_values` event, created and published through the services at EVENT_NOW."""
+    event = services.create_event(db.session, event_values(**changes), now=EVENT_NOW,
+                                  base_url="http://localhost")
+    services.publish_event(db.session, event, now=EVENT_NOW)
+    return event
+
+
+EVENT_BODY = {"title": "Summit", "starts_at": "2030-11-05T18:00", "ends_at": "2030-11-05T22:00",
+        "timezone": "Europe/Berlin", "venue": "Haus", "address": "Domkloster 2, Köln",
+        "capacity": 40, "rsvp_deadline": "2030-10-20T23:59", "per_attendee_cost": "45.5",
+        "questions": [{"label": "Diet", "kind": "choice", "choices": ["none", "vegan"]}]}

@@ -16,6 +16,10 @@ def safe_next(target: str | None) -> str | None:
     # Only same-site paths: an open redirect would make phishing links look like ours.
     if not target:
         return None
+    # Control characters would reach the Location header (a 500, or header injection where a
+    # server is lax); a backslash is read as "/" by browsers, so "/\\evil" is "//evil".
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target) or "\\" in target:
+        return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None

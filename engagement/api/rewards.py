@@ -15,7 +15,7 @@ from ..security import Role, roles_required
 from ..timeutil import utcnow
 from .blueprint import bp
 from .errors import ApiError
-from .fields import json_body
+from .fields import json_body, record_id
 from .openapi import SCHEMAS, describe, json_response, ref
 
 SCHEMAS["RewardItem"] = {
@@ -86,15 +86,6 @@ def list_reward_items():
     return jsonify(items=[item_json(i) for i in items])
 
 
-def _positive_int(data: dict, name: str, required: bool = True) -> int | None:
-    value = data.get(name)
-    if value is None and not required:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ApiError(422, f"{name}: must be a positive integer id", "invalid")
-    return value
-
-
 @bp.post("/rewards/grants")
 @describe({
     "operationId": "createRewardGrant", "summary": "Propose a reward for one member",
@@ -110,9 +101,9 @@ def _positive_int(data: dict, name: str, required: bool = True) -> int | None:
 @roles_required(Role.MANAGER)
 def create_reward_grant():
     data = json_body()
-    member_id = _positive_int(data, "member_id")
-    item_id = _positive_int(data, "item_id")
-    event_id = _positive_int(data, "event_id", required=False)
+    member_id = record_id(data, "member_id")
+    item_id = record_id(data, "item_id")
+    event_id = record_id(data, "event_id", required=False)
     reason = data.get("reason", "")
     if not isinstance(reason, str):
         raise ApiError(422, "reason: must be a string", "invalid")

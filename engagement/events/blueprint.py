@@ -26,6 +26,7 @@ SKIP_LABELS = {
     services.SKIP_NO_EMAIL: _l("no e-mail address"),
     services.SKIP_OPTED_OUT: _l("opted out of programme mail"),
     services.SKIP_ALREADY_INVITED: _l("already invited"),
+    services.SKIP_INVALID_EMAIL: _l("e-mail address cannot be used"),
 }
 STATUS_LABELS = {
     EventStatus.DRAFT: _l("Draft"), EventStatus.PUBLISHED: _l("Published"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -199,6 +200,11 @@ def parse_cost(value) -> Decimal | None:
     return amount.quantize(Decimal("0.01"))
 
 
+def is_single_line(text: str) -> bool:
+    """No line breaks (CR, LF, NEL, U+2028...) and no control characters but tab."""
+    return all(ch == "\t" or unicodedata.category(ch) not in ("Cc", "Zl", "Zp") for ch in text)
+
+
 def validate_event(values: EventInput) -> EventInput:
     """Check an event's values together; raises EventRuleError naming every bad field."""
     errors: dict[str, str] = {}
@@ -208,6 +214,10 @@ def validate_event(values: EventInput) -> EventInput:
         errors["title"] = "the title is longer than 200 characters"
     if len(values.venue) > 200:
         errors["venue"] = "the venue is longer than 200 characters"
+    # These end up in mail subjects, display names and calendar lines: one line each.
+    for name in ("title", "venue", "organizer_name"):
+        if name not in errors and not is_single_line(getattr(values, name) or ""):
+            errors[name] = "must be a single line (no line breaks or control characters)"
     try:
         zone(values.timezone)
     except InvalidTimeZone as exc:

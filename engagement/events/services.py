@@ -53,6 +53,7 @@ SKIP_NOT_FOUND = "not_found"
 SKIP_NO_EMAIL = "no_email"
 SKIP_OPTED_OUT = "opted_out"
 SKIP_ALREADY_INVITED = "already_invited"
+SKIP_INVALID_EMAIL = "invalid_email"
 
 
 @dataclass(frozen=True)
@@ -324,6 +325,8 @@ def invite(session: Session, event: Event, *, now: datetime,
             result.skipped.append(Skipped(member_id, SKIP_ALREADY_INVITED, name))
         elif not (email or "").strip():
             result.skipped.append(Skipped(member_id, SKIP_NO_EMAIL, name))
+        elif not outbox.is_plain_address(email):  # e.g. "x@y\r\nBcc: ..." from an old import
+            result.skipped.append(Skipped(member_id, SKIP_INVALID_EMAIL, name))
         elif opted_out_at is not None:
             result.skipped.append(Skipped(member_id, SKIP_OPTED_OUT, name))
         else:

@@ -123,8 +123,11 @@ def _input_from_form(form: EventForm) -> rules.EventInput | None:
             "title": _("A title of at most 200 characters is required."),
             "reminder_days": _("Reminder days must be between 1 and 60."),
         }
+        single_line = _("Must be a single line (no line breaks or control characters).")
         for key in exc.errors:
-            if key.startswith("questions."):
+            if exc.errors[key].startswith("must be a single line"):
+                getattr(form, key).errors.append(single_line)
+            elif key.startswith("questions."):
                 form.questions.errors.append(
                     _("Question %(n)s: a choice question needs at least two choices.",
                       n=key.split(".")[1]))

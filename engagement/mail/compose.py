@@ -30,7 +30,7 @@ class InvalidMessage(ValueError):
 
 def _check(name: str, value: str | None) -> None:
     if value is not None and has_line_break(value):
-        raise InvalidMessage(f"line break in header {name}")
+        raise InvalidMessage(f"line break or control character in header {name}")
 
 
 def _address(value: str, display_name: str | None = None, header: str = "address") -> Address:

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from ..extensions import mailer
 from ..timeutil import utcnow
 from . import render
+from .compose import InvalidMessage
 from .models import OutboxMessage, OutboxStatus
 from .rules import Outcome, RetryPolicy, classify_smtp_code
 
@@ -365,6 +366,32 @@ def _single(message: EmailMessage, header: str) -> str:
     return addresses[0]
 
 
+def _render_batch(session: Session, kind: str, renderer: render.Renderer,
+                  batch: list[render.RenderItem]) -> tuple[dict, dict[int, str]]:
+    """The renderer's results for a batch, and an error text for items it could not build.
+
+    When the batch fails, each item is rendered alone, so one bad record (a line break in
+    one event's title, one member's name) fails alone instead of taking every mail of the
+    batch with it. An InvalidMessage is returned as that item's result.
+    """
+    try:
+        return dict(renderer(session, batch)), {}
+    except Exception as exc:  # a renderer bug must not stall the whole queue
+        session.rollback()
+        if len(batch) == 1:
+            if isinstance(exc, InvalidMessage):
+                return {batch[0].id: exc}, {}
+            log.exception("rendering %s outbox message %s failed", kind, batch[0].id)
+            return {}, {batch[0].id: f"rendering failed: {_describe(exc)}"}
+    results: dict = {}
+    errors: dict[int, str] = {}
+    for item in batch:
+        one, error = _render_batch(session, kind, renderer, [item])
+        results.update(one)
+        errors.update(error)
+    return results, errors
+
+
 def render_deferred(session: Session, token: str, rows, report: DeliveryReport,
                     now: datetime, policy: RetryPolicy) -> list[Item]:
     """Build the claimed rows that have no bytes yet and store them in one commit.
@@ -388,19 +415,18 @@ def render_deferred(session: Session, token: str, rows, report: DeliveryReport,
             continue
         batch = [render.RenderItem(row.id, kind, row.to_addr, row.payload or {},
                                    row.message_id) for row in group]
-        try:
-            results = renderer(session, batch)
-        except Exception as exc:  # a renderer bug must not stall the whole queue
-            session.rollback()
-            log.exception("rendering %s outbox messages failed", kind)
-            results = {}
-            error = f"rendering failed: {_describe(exc)}"
-        else:
-            error = "the renderer returned no message"
+        results, errors = _render_batch(session, kind, renderer, batch)
         for row in group:
             result = results.get(row.id)
             item = Item(*row[:6])
-            if isinstance(result, render.Skip):
+            error = errors.get(row.id, "the renderer returned no message")
+            if isinstance(result, InvalidMessage):
+                # Bad data (a line break in a title or name): every retry would fail the
+                # same way, so it fails now, alone, with the reason on the outbox page.
+                _finish(session, token, row.id, status=OutboxStatus.FAILED,
+                        last_error=f"cannot be built: {result}")
+                report.failed += 1
+            elif isinstance(result, render.Skip):
                 # Gives its dedupe key up like any cancelled row: it may be queued again.
                 _finish(session, token, row.id, status=OutboxStatus.CANCELLED,
                         last_error=result.reason, dedupe_key=None)

@@ -109,6 +109,33 @@ class Deferred:
 _PLAIN_ADDRESS = re.compile(r"[^\s@<>,;:\"()\[\]\\]+@[^\s@<>,;:\"()\[\]\\]+")
 
 
+def is_plain_address(to_addr: str | None) -> bool:
+    """Whether bulk mail can be queued to the address (no display name, line break or
+    header syntax); callers skip the rest with a reason instead of failing the whole run."""
+    return bool(to_addr) and _PLAIN_ADDRESS.fullmatch(to_addr.strip()) is not None
+
+
+def _one_line(text: str) -> str:
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text or "").split())
+
+
+def enqueue_unsendable(session: Session, *, kind: str, to_addr: str, subject: str,
+                       reason: str, dedupe_key: str | None = None,
+                       member_id: int | None = None) -> OutboxMessage:
+    """Record a mail that could not be built (bad data) as a failed row with the reason, so
+    the outbox page shows it and the caller's own work (an RSVP) goes on."""
+    sender = default_sender()
+    row = OutboxMessage(
+        kind=kind, dedupe_key=dedupe_key, from_addr=sender.addr_spec,
+        to_addr=_one_line(to_addr)[:320], subject=_one_line(subject)[:998],
+        message_id=new_message_id(message_id_domain(sender)), raw=None, payload=None,
+        status=OutboxStatus.FAILED, attempts=0, next_attempt_at=utcnow(),
+        last_error=f"cannot be built: {reason}", member_id=member_id)
+    session.add(row)
+    session.flush()
+    return row
+
+
 def _check_recipient(to_addr: str) -> str:
     addr = to_addr.strip()
     if not _PLAIN_ADDRESS.fullmatch(addr):

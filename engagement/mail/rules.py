@@ -44,6 +44,12 @@ def classify_smtp_code(code: int | None) -> Outcome:
     return Outcome.RETRY
 
 
+# Everything str.splitlines() breaks on (CR, LF, VT, FF, FS/GS/RS, NEL, LS, PS): some mail
+# and calendar software ends a header line at any of them.
+_BREAKS = frozenset("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 def has_line_break(value: str) -> bool:
-    """Header values must not contain CR/LF: they would let input add its own headers."""
-    return "\r" in value or "\n" in value
+    """Header values must not contain line breaks or control characters (NUL, ESC...):
+    they would let input add its own headers or end the header early."""
+    return any(ch in _BREAKS or ch == "\x7f" or (ord(ch) < 32 and ch != "\t") for ch in value)

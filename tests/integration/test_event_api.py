@@ -4,37 +4,7 @@ from __future__ import annotations
 import icalendar
 import pytest
 
-from engagement.accounts.services import create_token
-from engagement.extensions import db
-from tests.factories import make_member, make_user
-
-
-@pytest.fixture
-def api(app_any):
-    with app_any.app_context():
-        manager = make_user(role="manager")
-        hr = make_user(role="hr")
-        _t, token = create_token(db.session, manager, "t")
-        _t, hr_token = create_token(db.session, hr, "t")
-        members = [make_member(email=f"api{i}@example.org") for i in range(3)]
-        nomail = make_member(email=None)
-        db.session.commit()
-        ids = [m.id for m in members] + [nomail.id]
-    client = app_any.test_client()
-
-    def call(method, path, token_=None, **kw):
-        headers = {"Authorization": f"Bearer {token_ or token}"}
-        return client.open("/api/v1" + path, method=method, headers=headers, **kw)
-
-    call.ids = ids
-    call.hr_token = hr_token
-    return call
-
-
-BODY = {"title": "Summit", "starts_at": "2030-11-05T18:00", "ends_at": "2030-11-05T22:00",
-        "timezone": "Europe/Berlin", "venue": "Haus", "address": "Domkloster 2, Köln",
-        "capacity": 40, "rsvp_deadline": "2030-10-20T23:59", "per_attendee_cost": "45.5",
-        "questions": [{"label": "Diet", "kind": "choice", "choices": ["none", "vegan"]}]}
+from tests.helpers import EVENT_BODY as BODY
 
 
 def test_event_lifecycle_over_the_api(api):

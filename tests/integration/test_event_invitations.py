@@ -15,33 +15,15 @@ from engagement.events.models import Invitation, InvitationStatus
 from engagement.extensions import db
 from engagement.mail.models import OutboxMessage
 from tests.factories import make_member
+from tests.helpers import BERLIN
+from tests.helpers import EVENT_NOW as NOW
+from tests.helpers import event_values as _values
+from tests.helpers import published_event as _published_event
 from tests.mail_fixtures import deliver_all
+
 
 # Created in summer for a November event. Delivery runs on the real clock, so the event
 # lies in the future and its reminders are not due yet.
-NOW = datetime(2027, 7, 1, 10, 0, tzinfo=UTC)
-BERLIN = rules.zone("Europe/Berlin")
-
-
-def _values(**changes):
-    values = dict(
-        title="Power User Summit", description="Talks and dinner.", venue="Haus am Dom",
-        address="Domkloster 2\n50667 Köln",
-        starts_at=rules.parse_local("2027-11-05T18:00", BERLIN),
-        ends_at=rules.parse_local("2027-11-05T22:00", BERLIN), timezone="Europe/Berlin",
-        organizer_name="Community Team", organizer_email="events@example.org",
-        reminder_days=2, capacity=50)
-    values.update(changes)
-    return rules.validate_event(rules.EventInput(**values))
-
-
-def _published_event(**changes):
-    event = services.create_event(db.session, _values(**changes), now=NOW,
-                                  base_url="http://localhost")
-    services.publish_event(db.session, event, now=NOW)
-    return event
-
-
 def _calendar_part(message):
     parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
     inline = [p for p in parts if p.get_content_disposition() != "attachment"]

@@ -103,6 +103,65 @@ def test_server_path_outside_import_root_is_refused(app, client, login_as, tmp_p
     assert _wait_for_run(app, run_id) == "completed"
 
 
+def _import_root_with_symlinks(tmp_path: Path) -> Path:
+    """IMPORT_ROOT with a real folder, a symlinked folder and a symlinked file leading out."""
+    root, outside = tmp_path / "exports", tmp_path / "private"
+    (root / "csv").mkdir(parents=True)
+    outside.mkdir()
+    for name in ("members.csv", "contributions.csv"):
+        (outside / name).write_bytes((DATA / "csv" / name).read_bytes())
+    (root / "escape").symlink_to(outside, target_is_directory=True)
+    (root / "csv" / "members.csv").symlink_to(outside / "members.csv")
+    (root / "csv" / "contributions.csv").write_bytes((DATA / "csv" / "contributions.csv")
+                                                     .read_bytes())
+    (root / "one.csv").symlink_to(outside / "members.csv")
+    return root
+
+
+def test_server_path_through_a_symlink_leading_out_of_import_root_is_refused(
+        app, client, login_as, tmp_path):
+    app.config["IMPORT_ROOT"] = str(_import_root_with_symlinks(tmp_path))
+    login_as("manager")
+    token = csrf_token(client, "/imports/new")
+    for bad in ("escape", "escape/members.csv", "one.csv", "csv", "csv/members.csv", "."):
+        resp = client.post("/imports/new", data={"csrf_token": token, "format": "csv",
+                                                 "server_path": bad})
+        assert resp.status_code == 400, bad
+        assert "must lie inside the import folder" in resp.get_data(as_text=True), bad
+    with app.app_context():
+        assert db.session.scalars(select(ImportRun)).all() == []
+        assert db.session.scalars(select(Member)).all() == []
+        db.session.remove()
+
+
+def test_import_command_is_not_limited_by_import_root(app, runner, tmp_path):
+    # The CLI is the operator's own shell: any path they can read is theirs to import.
+    app.config["IMPORT_ROOT"] = str(_import_root_with_symlinks(tmp_path))
+    result = runner.invoke(args=["import-community", "--format", "csv",
+                                 str(tmp_path / "exports" / "escape")])
+    assert result.exit_code == 0, result.output
+
+
+def test_server_path_with_nul_or_control_characters_is_a_form_error(app, client, login_as,
+                                                                   tmp_path):
+    root = tmp_path / "exports"
+    root.mkdir()
+    app.config["IMPORT_ROOT"] = str(root)
+    login_as("manager")
+    token = csrf_token(client, "/imports/new")
+    for bad in ("csv\x00/../../etc", "\x00", "a\nb", "x\r\ny", "a\x1fb", "a\x7f"):
+        resp = client.post("/imports/new", data={"csrf_token": token, "format": "csv",
+                                                 "server_path": bad})
+        assert resp.status_code == 400, repr(bad)
+        assert "contains control characters" in resp.get_data(as_text=True), repr(bad)
+    resp = client.post("/imports/new", data={"csrf_token": token, "format": "csv",
+                                             "server_path": "a" * 5000})
+    assert resp.status_code == 200 and "longer than 1000" in resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(ImportRun)).all() == []
+        db.session.remove()
+
+
 def test_server_path_disabled_without_import_root(app, client, login_as):
     login_as("manager")
     token = csrf_token(client, "/imports/new")

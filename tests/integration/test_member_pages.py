@@ -119,11 +119,13 @@ def test_members_page_and_api_find_the_same_members(client, login_as, community,
     user = make_user(role="manager")
     _t, plain = create_token(db.session, user, "same")
     db.session.commit()
-    body = client.get("/api/v1/members", query_string={"q": query, "per_page": 500},
-                      headers={"Authorization": f"Bearer {plain}"}).get_json()
+    # The page first: the fixture's app context outlives the requests, so `g` (and
+    # Flask-Login's cached user) is shared by them; the API reads only its own token.
     login_as("manager")
     html = client.get("/members", query_string={"q": query, "sort": "name"}
                       ).get_data(as_text=True)
+    body = client.get("/api/v1/members", query_string={"q": query, "per_page": 500},
+                      headers={"Authorization": f"Bearer {plain}"}).get_json()
     assert sorted(_names(html)) == sorted(m["display_name"] for m in body["items"])
     assert body["total"] == len(body["items"])
 

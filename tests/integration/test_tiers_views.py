@@ -198,3 +198,17 @@ def test_compute_tiers_command_reports_a_broken_rule(app, runner):
     result = runner.invoke(args=["compute-tiers"])
     assert result.exit_code == 1
     assert "the rule of tier 'Expert' is invalid: position 10" in result.output
+
+
+def test_a_rule_with_500_nested_parentheses_is_a_form_error(app, client, login_as):
+    login_as("manager")
+    token = csrf_token(client, "/tiers/new")
+    rule = "(" * 500 + "answers >= 1" + ")" * 500
+    form = {"csrf_token": token, "name": "Deep", "rank": "26", "color": "#0f766e",
+            "grace_days": "60", "description": "", "rule": rule}
+    for button in ({"preview": "Preview"}, {"save": "Save"}):
+        resp = client.post("/tiers/new", data={**form, **button})
+        assert resp.status_code == 200, button
+        assert "Position 33: The rule is nested too deeply" in resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Tier.id).where(Tier.name == "Deep")) is None

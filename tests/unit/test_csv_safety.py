@@ -27,6 +27,29 @@ def test_safe_cell(value, expected):
     assert safe_cell(value) == expected
 
 
+@pytest.mark.parametrize("prefix", [
+    "\uff1d",  # ＝ full-width equals
+    "\uff0b",  # ＋ full-width plus
+    "\uff0d",  # － full-width hyphen-minus
+    "\uff20",  # ＠ full-width commercial at
+    "\uff5c",  # ｜ full-width vertical line
+    "|",  # DDE: =cmd|' /C calc'!A0 without the equals sign
+    "\ufe66",  # ﹦ small equals: NFKC folds it to "=" as spreadsheets do
+    "\ufe62",  # ﹢ small plus
+    "\ufe63",  # ﹣ small hyphen-minus
+    "\ufe6b",  # ﹫ small commercial at
+])
+def test_safe_cell_neutralises_full_width_and_pipe_prefixes(prefix):
+    value = prefix + "HYPERLINK(\"http://evil\")"
+    assert safe_cell(value) == "'" + value
+    assert safe_row([value]) == ["'" + value]
+
+
+@pytest.mark.parametrize("value", ["Ｊürgen", "ａ＝ｂ", "x|y", "日本語"])
+def test_safe_cell_keeps_full_width_text_that_is_no_formula(value):
+    assert safe_cell(value) == value
+
+
 def test_safe_row_and_writer_round_trip():
     assert safe_row(["=1", "ok", 3]) == ["'=1", "ok", 3]
     buffer = io.StringIO()

@@ -172,3 +172,21 @@ def test_sql_translation_agrees_with_python():
         in_python = {r[0] for r in rows
                      if evaluate(rule, {f: r[1 + i] for i, f in enumerate(fields)})}
         assert in_sql == in_python, rule.text
+
+
+@pytest.mark.parametrize("depth", [33, 100, 500, 999])
+def test_deeply_nested_parentheses_are_a_validation_error_not_a_recursion_error(depth):
+    text = "(" * depth + "answers >= 1" + ")" * depth
+    with pytest.raises(RuleError) as info:
+        parse_rule(text[:2000])
+    assert info.value.code == RuleErrorCode.TOO_DEEP
+    assert info.value.position == 33  # the first parenthesis past the limit
+    assert "nested" in str(info.value)
+
+
+def test_nesting_up_to_the_limit_parses():
+    text = "(" * 32 + "answers >= 1 and (posts >= 2)" + ")" * 32
+    with pytest.raises(RuleError):
+        parse_rule("(" + text + ")")
+    assert parse_rule(text[1:-1]).node == And((Comparison("answers", None, ">=", 1),
+                                              Comparison("posts", None, ">=", 2)))

@@ -11,7 +11,7 @@ from ...security import Role, roles_required
 from ...timeutil import utcnow
 from ..blueprint import bp
 from ..errors import ApiError
-from ..fields import json_body
+from ..fields import is_record_id, json_body
 from ..openapi import describe, json_response, ref
 from .events import ERRORS
 from .invitations import invitation_json
@@ -61,8 +61,8 @@ def api_check_in():
         except checkin.CheckinError as exc:
             raise ApiError(409, "this check-in token has expired", exc.code) from None
     else:
-        if not isinstance(invitation_id, int) or isinstance(invitation_id, bool):
-            raise ApiError(422, "invitation_id: must be an integer", "invalid")
+        if not is_record_id(invitation_id):
+            raise ApiError(422, "invitation_id: must be a positive integer id", "invalid")
         inv = db.session.get(Invitation, invitation_id)
         if inv is None:
             raise ApiError(404, f"no invitation with id {invitation_id}")

@@ -16,7 +16,7 @@ from ...security import Role, roles_required
 from ...timeutil import utcnow
 from ..blueprint import bp
 from ..errors import ApiError
-from ..fields import invalid, iso_utc, json_body
+from ..fields import invalid, is_record_id, iso_utc, json_body
 from ..openapi import PAGING, PARAMETERS, SCHEMAS, describe, json_response, list_envelope, ref
 from ..pagination import list_body, page_args
 from .events import ERRORS, ONE_EVENT, event_or_404
@@ -42,8 +42,9 @@ SCHEMAS["InviteResult"] = {
         "skipped": {"type": "array", "items": {
             "type": "object", "properties": {
                 "member_id": {"type": ["integer", "null"]},
-                "reason": {"type": "string", "enum": ["not_found", "no_email", "opted_out",
-                                                      "already_invited"]}}}},
+                "reason": {"type": "string", "enum": [
+                    "not_found", "no_email", "invalid_email", "opted_out",
+                    "already_invited"]}}}},
         "skipped_counts": {"type": "object", "additionalProperties": {"type": "integer"}},
     },
 }
@@ -102,8 +103,7 @@ def _segment_select(raw: Any):
     """A SELECT of member ids from {"segment_id": n} or criteria such as {"min_tier": ...}."""
     if not isinstance(raw, dict):
         raise invalid("segment", "must be an object")
-    if "segment_id" in raw and (len(raw) != 1 or isinstance(raw["segment_id"], bool)
-                                or not isinstance(raw["segment_id"], int)):
+    if "segment_id" in raw and (len(raw) != 1 or not is_record_id(raw["segment_id"])):
         raise invalid("segment", "give either segment_id (a number) or criteria")
     try:
         return seg.resolve_segment(db.session, raw.get("segment_id", raw))
@@ -132,8 +132,8 @@ def api_invite(event_id: int):
     kwargs: dict[str, Any] = {}
     if "member_ids" in data:
         ids = data["member_ids"]
-        if (not isinstance(ids, list) or not ids or len(ids) > 100_000 or not all(
-                isinstance(i, int) and not isinstance(i, bool) for i in ids)):
+        if (not isinstance(ids, list) or not ids or len(ids) > 100_000
+                or not all(is_record_id(i) for i in ids)):
             raise invalid("member_ids", "must be a non-empty list of member ids")
         kwargs["member_ids"] = ids
     else:

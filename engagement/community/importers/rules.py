@@ -5,8 +5,11 @@ No Flask or SQLAlchemy here, so every rule is unit-tested with plain values.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+
+from .records import MemberRecord
 
 # A "running" run that has not reported progress for this long was killed or crashed.
 STALE_AFTER = timedelta(minutes=3)
@@ -95,6 +98,43 @@ def csv_safe(value: object) -> str:
     if text and text[0] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + text
     return text
+
+
+def clean_display_name(text: str) -> str:
+    """A name on one line: control characters and line breaks (CR, LF, NEL, U+2028...)
+    become spaces, runs of spaces collapse; it ends up in mail headers and CSV exports."""
+    if text.isprintable():
+        return text  # the common case, at C speed
+    return " ".join("".join(
+        " " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text).split())
+
+
+# A bare addr-spec: something@domain.tld-ish, no spaces, quotes, brackets or separators.
+_EMAIL = re.compile(r"[^\s@<>,;:\"()\[\]\\]+@[^\s@<>,;:\"()\[\]\\.][^\s@<>,;:\"()\[\]\\]*")
+
+
+def email_problem(email: str) -> str | None:
+    """Why an imported e-mail address cannot be used (None: fine)."""
+    if not email.isprintable():
+        return "email contains a line break or control character"
+    if not _EMAIL.fullmatch(email):
+        return f"email {email!r} is not a valid address"
+    return None
+
+
+def clean_member(record: MemberRecord) -> MemberRecord:
+    """The shared row rules for members of every format: the name cleaned; ValueError for
+    an e-mail address that cannot be used (the row is rejected with file, line, reason)."""
+    name = clean_display_name(record.display_name)
+    if record.email is not None:
+        problem = email_problem(record.email)
+        if problem:
+            raise ValueError(problem)
+    if name is not record.display_name:
+        if not name:
+            raise ValueError("display_name is empty")
+        return record._replace(display_name=name[:255])
+    return record
 
 
 def clean_text(value: object, limit: int) -> str | None:

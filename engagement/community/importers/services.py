@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ... import audit
 from ...db import Page, paginate
+from ...formatting import safe_cell
 from ...timeutil import utcnow
 from ..models import ImportIssue, ImportRun
 from ..stats import refresh_window_stats
@@ -21,7 +22,7 @@ from .loader import Loader, ensure_indexes
 from .readers import get_reader
 from .readers.base import ByteCounter, Plan
 from .records import ImportSetupError
-from .rules import RunState, Summary, csv_safe, run_state
+from .rules import RunState, Summary, run_state
 
 FORMATS = ("csv", "stackexchange", "discourse", "khoros")
 log = logging.getLogger(__name__)
@@ -190,7 +191,7 @@ def issues_csv(session: Session, run_id: int) -> Iterator[str]:
     rows = session.execute(select(ImportIssue.file, ImportIssue.line, ImportIssue.reason)
                            .where(ImportIssue.run_id == run_id).order_by(ImportIssue.id))
     for file, line, reason in rows:
-        writer.writerow([csv_safe(file), "" if line is None else line, csv_safe(reason)])
+        writer.writerow([safe_cell(file or ""), "" if line is None else line, safe_cell(reason)])
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
             buffer.seek(0)

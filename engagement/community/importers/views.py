@@ -54,19 +54,36 @@ def index():
                            pages=runs.pages, total=runs.total, state=shown_state)
 
 
+MAX_SERVER_PATH = 1024
+
+
 def _server_paths(raw: str) -> list[Path]:
     """The path, if it lies inside IMPORT_ROOT (symlinks resolved); else ImportSetupError."""
     root = current_app.config["IMPORT_ROOT"]
     if not root:
         raise ImportSetupError(_("Server paths are disabled (IMPORT_ROOT is not configured)."))
+    raw = raw.strip()
+    # A NUL makes os.stat raise ValueError (a 500); other control characters have no place
+    # in a folder name a manager types.
+    if len(raw) > MAX_SERVER_PATH or any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):
+        raise ImportSetupError(_("The path contains control characters or is too long."))
     root_path = Path(root).resolve()
-    target = (root_path / raw.strip()).resolve()
-    if target != root_path and root_path not in target.parents:
-        raise ImportSetupError(_("The path must lie inside the import folder %(root)s.",
-                                 root=str(root_path)))
+    target = (root_path / raw).resolve()
+    _check_inside(root_path, target)
     if not target.exists():
         raise ImportSetupError(_("The path %(path)s does not exist.", path=raw))
+    if target.is_dir():  # the readers take the files inside: none may be a link leading out
+        for entry in target.iterdir():
+            _check_inside(root_path, entry)
     return [target]
+
+
+def _check_inside(root_path: Path, path: Path) -> None:
+    """ImportSetupError unless the real path (every symlink followed) lies in the root."""
+    real = path.resolve()
+    if real != root_path and root_path not in real.parents:
+        raise ImportSetupError(_("The path must lie inside the import folder %(root)s.",
+                                 root=str(root_path)))
 
 
 def _save_uploads(files) -> list[Path]:
@@ -104,6 +121,10 @@ def new():
                 raise ImportSetupError(_("Choose files to upload or give a server path."))
             source = normalise_source(fmt, form.source.data or None)
             plan = plan_import(paths, fmt)
+            if form.server_path.data:  # what the reader chose, checked once more
+                root_path = Path(current_app.config["IMPORT_ROOT"]).resolve()
+                for file in plan.files:
+                    _check_inside(root_path, file)
         except ImportSetupError as exc:
             if uploads:
                 remove_upload_folder(current_app.instance_path, paths)

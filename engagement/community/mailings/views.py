@@ -13,7 +13,7 @@ from ...extensions import db
 from ...mail.compose import InvalidMessage
 from ...security import Role, public, roles_required
 from ...timeutil import utcnow
-from ...web import ConfirmForm
+from ...web import ConfirmForm, loads_bounded
 from ..models import Member
 from ..segments.models import Segment
 from ..segments.rules import InvalidCriteria, criteria_from_dict
@@ -59,7 +59,7 @@ def _compose(mailing: Mailing | None):
     adhoc = None
     if form.criteria.data and not form.segment_id.data:
         try:
-            adhoc = criteria_from_dict(json.loads(form.criteria.data)).to_dict()
+            adhoc = criteria_from_dict(loads_bounded(form.criteria.data)).to_dict()
         except (ValueError, InvalidCriteria):
             flash(_("The selection from the segment editor cannot be read."), "error")
     status = 200
@@ -73,7 +73,7 @@ def _compose(mailing: Mailing | None):
                     if segment is None:
                         raise services.MailingError(_("The segment no longer exists."))
                 elif form.criteria.data:
-                    criteria = criteria_from_dict(json.loads(form.criteria.data))
+                    criteria = criteria_from_dict(loads_bounded(form.criteria.data))
                 mailing = services.save_draft(
                     db.session, subject=form.subject.data, body=form.body.data,
                     segment=segment, criteria=criteria, mailing=mailing,

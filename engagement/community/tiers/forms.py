@@ -51,6 +51,9 @@ def rule_error_message(error: RuleError) -> str:
                      windows=", ".join(f"[{w}d]" for w in rules.RULE_WINDOWS))
         case RuleErrorCode.NO_WINDOW:
             text = _("tenure_days has no window.")
+        case RuleErrorCode.TOO_DEEP:
+            text = _("The rule is nested too deeply (at most %(n)s parentheses).",
+                     n=rules.MAX_NESTING)
         case _:
             text = _("%(found)s is not a whole number.", found=found)
     return _("Position %(pos)s: %(text)s", pos=error.position, text=text)

@@ -33,6 +33,9 @@ METRICS = (*LIFETIME_METRICS, "tenure_days")
 RULE_WINDOWS = (30, 90, 365)
 MAX_RULE_LENGTH = 2000
 MAX_NUMBER = 2**31 - 1  # the statistics columns are 32-bit integers
+# The parser, evaluator and SQL builder recurse once per parenthesis: a bound keeps a pasted
+# "((((...))))" a validation error instead of a RecursionError; no real rule comes close.
+MAX_NESTING = 32
 
 OPERATORS: dict[str, Callable[[int, int], bool]] = {
     ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq,
@@ -51,6 +54,7 @@ class RuleErrorCode(enum.StrEnum):
     BAD_WINDOW = "bad-window"
     NO_WINDOW = "no-window"
     BAD_NUMBER = "bad-number"
+    TOO_DEEP = "too-deep"
 
 
 class RuleError(ValueError):
@@ -80,6 +84,8 @@ class RuleError(ValueError):
                 return "tenure_days has no window"
             case RuleErrorCode.BAD_NUMBER:
                 return f"{p['found']} is not a whole number up to {MAX_NUMBER:,}"
+            case RuleErrorCode.TOO_DEEP:
+                return f"the rule is nested too deeply (at most {MAX_NESTING} parentheses)"
         return self.code.value  # pragma: no cover - every code is handled above
 
 
@@ -174,6 +180,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = _tokenize(text)
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> _Token:
         return self.tokens[self.i]
@@ -214,11 +221,15 @@ class _Parser:
     def atom(self) -> Node:
         tok = self.peek()
         if tok.kind == "paren" and tok.text == "(":
+            if self.depth >= MAX_NESTING:
+                raise RuleError(RuleErrorCode.TOO_DEEP, tok.pos)
             self.take()
+            self.depth += 1
             node = self.or_expr()
             if not (self.peek().kind == "paren" and self.peek().text == ")"):
                 raise self.expected(EXPECT_CLOSE)
             self.take()
+            self.depth -= 1
             return node
         if tok.kind != "word" or tok.text.lower() in ("and", "or"):
             raise self.expected(EXPECT_CONDITION)

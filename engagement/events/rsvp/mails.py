@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ...community.models import Member
 from ...mail import outbox
-from ...mail.compose import build_message
+from ...mail.compose import InvalidMessage, build_message
 from ...mail.language import configured_mail_language
 from .. import notifications
 from ..calendar.ics import Attendee, build_calendar
@@ -69,9 +69,18 @@ def send_rsvp_mail(session: Session, event: Event, inv: Invitation, kind: str, *
         env = current_app.jinja_env
         text = env.get_template("events/mail/rsvp_mail.txt").render(**context)
         html = env.get_template("events/mail/rsvp_mail.html").render(subject=subject, **context)
-    message = build_message(
-        to=member.email, to_name=member.display_name, subject=subject, text=text, html=html,
-        calendar=calendar, attachments=attachments, reply_to=event.organizer_email,
-        headers={"Auto-Submitted": "auto-generated", "Content-Language": lang})
+    try:
+        message = build_message(
+            to=member.email, to_name=member.display_name, subject=subject, text=text,
+            html=html, calendar=calendar, attachments=attachments,
+            reply_to=event.organizer_email,
+            headers={"Auto-Submitted": "auto-generated", "Content-Language": lang})
+    except InvalidMessage as exc:
+        # Bad data (a line break in an old title or name) must not undo the RSVP itself:
+        # the mail fails alone and the outbox page says why.
+        outbox.enqueue_unsendable(session, kind=MAIL_KIND, to_addr=member.email,
+                                  subject=subject, reason=str(exc), dedupe_key=dedupe_key,
+                                  member_id=inv.member_id)
+        return
     outbox.enqueue(session, message, kind=MAIL_KIND, dedupe_key=dedupe_key,
                    member_id=inv.member_id)

@@ -16,7 +16,7 @@ from ..records import (
     MemberRecord,
     RowError,
 )
-from ..rules import detect_delimiter, parse_count, parse_day, parse_timestamp
+from ..rules import clean_member, detect_delimiter, parse_count, parse_day, parse_timestamp
 from .base import ByteCounter, Plan, check_utf8, expand, open_counted
 
 MEMBER_REQUIRED = ("external_id", "display_name")
@@ -106,7 +106,7 @@ def _read_members(path: Path, counter: ByteCounter) -> Iterator:
                                    f"expected {width} fields, found {len(row)}")
                     continue
                 try:
-                    yield _member([row[i] if i >= 0 else None for i in index])
+                    yield clean_member(_member([row[i] if i >= 0 else None for i in index]))
                 except ValueError as exc:
                     # Its external_id (first field) lets an erasure find the issue.
                     yield RowError(name, reader.line_num, str(exc),

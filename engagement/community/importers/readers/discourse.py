@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 from ..records import DayRecord, ImportSetupError, MemberRecord, RowError, Skipped
-from ..rules import clean_text, parse_timestamp
+from ..rules import clean_member, clean_text, parse_timestamp
 from .base import ByteCounter, Plan, expand
 from .jsonfiles import load_json
 
@@ -29,7 +29,7 @@ NEW_TOPIC, REPLY = 4, 5
 def classify(data) -> str | None:
     """Which API response a parsed page is (None: not one this importer knows)."""
     if isinstance(data, list):
-        if all(isinstance(u, dict) and "username" in u and "id" in u for u in data):
+        if data and all(isinstance(u, dict) and "username" in u and "id" in u for u in data):
             return "user_list"
         return None
     if not isinstance(data, dict):
@@ -151,7 +151,10 @@ def read(plan: Plan, counter: ByteCounter) -> Iterator:
         yield Skipped(file, None, reason)
     for external_id, values in users.data.items():
         values.setdefault("display_name", f"user {external_id}")
-        yield MemberRecord(external_id=external_id, **values)
+        try:
+            yield clean_member(MemberRecord(external_id=external_id, **values))
+        except ValueError as exc:  # gathered from several pages: named by the user
+            yield RowError("user pages", None, f"user {external_id}: {exc}")
     for (external_id, day), (p, a, s, k) in days.items():
         yield DayRecord(external_id, day, p, a, s, k, "activity pages", None)
 

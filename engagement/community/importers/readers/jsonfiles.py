@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ....web import JsonTooDeep, loads_bounded
 from ..records import ImportSetupError
 from .base import ByteCounter, open_counted
 
@@ -21,7 +22,9 @@ def load_json(path: Path, counter: ByteCounter | None = None):
         line = raw[: exc.start].count(b"\n") + 1
         raise ImportSetupError("not valid UTF-8", file=path.name, line=line) from None
     try:
-        return json.loads(text)
+        return loads_bounded(text)
     except json.JSONDecodeError as exc:
         raise ImportSetupError(f"not valid JSON ({exc.msg}); the file may be truncated",
                                file=path.name, line=exc.lineno) from None
+    except JsonTooDeep as exc:
+        raise ImportSetupError(f"not usable JSON ({exc})", file=path.name, line=1) from None

@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from ..records import DayRecord, ImportSetupError, MemberRecord, RowError, Skipped
-from ..rules import clean_text, parse_timestamp
+from ..rules import clean_member, clean_text, parse_timestamp
 from .base import ByteCounter, Plan, expand
 from .jsonfiles import load_json
 
@@ -79,6 +79,7 @@ def read(plan: Plan, counter: ByteCounter) -> Iterator:
             if kind == "users":
                 try:
                     record = _member(item)
+                    record = record and clean_member(record)
                 except ValueError as exc:
                     errors.append(RowError(path.name, None, f"{where} (user {item['id']}): {exc}"))
                     continue

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from ..records import DayRecord, ImportSetupError, MemberRecord, RowError, Skipped
-from ..rules import clean_text, parse_timestamp
+from ..rules import clean_member, clean_text, parse_timestamp
 from .base import ByteCounter, Plan, expand
 from .xmlrows import rows
 
@@ -110,7 +110,7 @@ def read(plan: Plan, counter: ByteCounter) -> Iterator:
             yield Skipped(users.name, line, "system account")
             continue
         try:
-            yield _member(row)
+            yield clean_member(_member(row))
         except ValueError as exc:
             yield RowError(users.name, line, f"user Id={external_id or '?'}: {exc}")
     for (owner, day), (p, a, s, k) in days.items():
