@@ -125,6 +125,9 @@ SETTINGS: tuple[Setting, ...] = (
       "rows per database batch of `import-community` (unset: the loader's own sizes)"),
     S("EVENT_OFFER_HOURS", int, 48,
       "how long a freed seat stays offered to the next person on the waiting list"),
+    S("PURGE_INTERVAL_MINUTES", int, 60,
+      "how often `flask purge --loop` removes data whose retention period has ended (the "
+      "periods themselves are set on the retention page)"),
     S("GDPR_ERASURE_KEY", str, None, "key of the hash that replaces erased members' platform "
       "ids (unset: `SECRET_KEY`; changing it forgets who was erased)"),
     # --- internal: set in code or instance/config.py, not from the environment

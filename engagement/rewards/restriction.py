@@ -68,7 +68,7 @@ def restricted_names(session: Session, member_ids: Iterable[int], *,
         names.update(session.execute(
             select(RestrictedRecipient.member_id, RestrictedRecipient.name).where(
                 RestrictedRecipient.member_id.in_(ids[start:start + _CHUNK]),
-                RestrictedRecipient.retain_until > now)).tuples())
+                RestrictedRecipient.retain_until > now)).all())
     return names
 
 
