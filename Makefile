@@ -31,11 +31,13 @@ db: install
 	$(FLASK) db upgrade
 
 # The mail worker runs beside the web server, so queued mail goes out (or to
-# instance/mail/*.eml without MAIL_SERVER) while you click through the demo.
+# instance/mail/*.eml without MAIL_SERVER) while you click through the demo; the
+# retention purge runs beside them.
 run: db
 	$(FLASK) seed-demo --if-empty
 	$(FLASK) send-outbox --loop & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(FLASK) purge --loop & purger=$$!; \
+	trap 'kill $$worker $$purger 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 # Browser tests drive Debian's Chromium; install it when it is missing.

@@ -106,6 +106,7 @@ def register_extensions(app: Flask) -> None:
     from .mail import models as _mail  # noqa: F401
     from .records import models as _records  # noqa: F401
     from .rewards import models as _rewards  # noqa: F401
+    from .rewards import restriction as _restriction  # noqa: F401
 
     database.init_app(app)
     migrate.init_app(app, database, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)

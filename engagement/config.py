@@ -138,6 +138,9 @@ SETTINGS: tuple[Setting, ...] = (
     S("CHECKIN_GRACE_HOURS", float, 24.0,
       "check-in closes this many hours after an event ends (late door lists are reconciled "
       "the next morning; later a leaked ticket changes nothing)"),
+    S("PURGE_INTERVAL_MINUTES", int, 60,
+      "how often `flask purge --loop` removes data whose retention period has ended (the "
+      "periods themselves are set on the retention page)"),
     S("GDPR_ERASURE_KEY", str, None, "key of the hash that replaces erased members' platform "
       "ids (unset: `SECRET_KEY`; changing it forgets who was erased)"),
     # --- internal: set in code or instance/config.py, not from the environment

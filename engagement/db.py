@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from .extensions import db as _sqla
 from .timeutil import UTCDateTime
 
-__all__ = ["Page", "UTCDateTime", "configure_engines", "enum_column", "paginate"]
+__all__ = ["Page", "UTCDateTime", "checkpoint_after_commit", "checkpoint_wal",
+           "configure_engines", "enum_column", "paginate"]
 
 
 def enum_column(cls: type[enum.Enum], name: str, length: int = 16) -> Enum:
@@ -75,8 +76,45 @@ def paginate_list(items: list[Any], *, page: int, per_page: int) -> Page:
                 per_page=per_page)
 
 
+CHECKPOINT_KEY = "engagement.wal_checkpoint"
+
+
+def checkpoint_after_commit(session: Session) -> None:
+    """Ask for a WAL checkpoint once this session's transaction commits.
+
+    An erasure overwrites personal data in the database file (secure_delete), but the old
+    page images stay in the SQLite write-ahead log until it is checkpointed; TRUNCATE
+    copies them back and empties the log file. Nothing happens on other databases or on a
+    rollback (the data is then still there legitimately).
+    """
+    session.info[CHECKPOINT_KEY] = True
+
+
+def checkpoint_wal(engine: Any) -> bool:
+    """Checkpoint the SQLite WAL into the database file and truncate it; False when a
+    reader kept it from completing (or the database is not SQLite)."""
+    if engine.dialect.name != "sqlite":
+        return False
+    with engine.connect() as conn:
+        busy, _log, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    return busy == 0
+
+
+@event.listens_for(Session, "after_commit")
+def _checkpoint_on_commit(session: Session) -> None:
+    if session.info.pop(CHECKPOINT_KEY, False):
+        checkpoint_wal(session.get_bind())
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_checkpoint(session: Session, _previous) -> None:
+    session.info.pop(CHECKPOINT_KEY, None)
+
+
 def configure_engines(app: Flask) -> None:
-    """Set SQLite pragmas on every connection: WAL, foreign keys, a busy timeout."""
+    """Set SQLite pragmas on every connection: WAL, foreign keys, a busy timeout, and
+    secure_delete (deleted and overwritten content is zeroed in the file, so an erased
+    member's name does not linger in free pages)."""
     engine = _sqla.engine
     if engine.dialect.name != "sqlite":
         return
@@ -88,4 +126,5 @@ def configure_engines(app: Flask) -> None:
         cur.execute("PRAGMA busy_timeout=30000")  # writers queue instead of failing
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()

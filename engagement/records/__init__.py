@@ -12,8 +12,11 @@ def init_app(app: Flask) -> None:
         audit_views,
         gdpr_views,
         models,
+        retention_views,
         volunteer_admin_views,
         volunteer_views,
     )
+    from .cli import purge_command
 
     app.register_blueprint(bp)
+    app.cli.add_command(purge_command)

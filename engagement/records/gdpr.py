@@ -15,6 +15,12 @@ Erasure policy (documented in the report and the confirm page):
 - the linked login is deactivated and its e-mail/name replaced; magic links, calendar
   feeds, login attempts and outbox mail to the member's address are deleted;
 - invitations are kept (attendance numbers) with answers cleared;
+- free text in every row of the member's that stays (notes, reasons, acceptance sources,
+  consents, snapshots) loses the member's name and addresses (gdpr_text.py);
+- the name a § 4 Abs. 7 EStG gift listing needs is kept, restricted (Art. 18) and shown
+  to HR only, until the tax retention ends; the purge job then removes it;
+- on SQLite the freed pages are zeroed (secure_delete) and the WAL is checkpointed and
+  truncated after the commit, so the file holds no copy of the old rows;
 - the audit log keeps its entries (the trail is needed, Art. 17(3)(b) and (e)) but their
   content loses the member's name, addresses and personal fields through a logged
   redaction that `audit verify` still accepts (see gdpr_audit.py); the erasure's own
@@ -27,7 +33,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Enum, Table, Text, and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import audit
@@ -37,15 +43,20 @@ from ..accounts.services import end_sessions
 from ..audit import AuditEntry
 from ..community.erasure import ERASED_PREFIX, erased_external_id  # noqa: F401 (re-exported)
 from ..community.models import ImportIssue, ImportRun, Member
+from ..db import checkpoint_after_commit
 from ..events.calendar import delegates as calendar_delegates
 from ..events.calendar.models import CalendarFeed
 from ..events.models import Invitation
 from ..events.reissue import reissue_member_links
 from ..extensions import db
 from ..mail.models import OutboxMessage
+from ..timeutil import utcnow
+from . import retention
 from .gdpr_audit import redact_member
 from .gdpr_files import delete_mail_files, mail_file_dir
 from .gdpr_staff import hide_staff
+from .gdpr_text import redact_member_rows
+from .retention_rules import Kind, tax_retain_until
 
 try:  # Grants must be in the metadata so export and erasure see them (rewards <- records).
     from ..rewards import models as _rewards  # noqa: F401
@@ -56,7 +67,9 @@ except ModuleNotFoundError:  # an installation without the rewards package
 # and raw mail bodies (the export lists mail metadata instead).
 SECRET_COLUMNS = frozenset({"password_hash", "token", "token_hash", "nonce", "raw", "payload"})
 # Tables handled explicitly below (or not personal data of the member).
-_EXPLICIT = frozenset({"members", "users", "audit_log", "outbox_messages", "login_attempts"})
+_EXPLICIT = frozenset({"members", "users", "audit_log", "outbox_messages", "login_attempts",
+                       "restricted_recipients"})
+TAX_BASIS = "§ 4 Abs. 7 EStG gift listing (GDPR Art. 17(3)(b), Art. 18)"
 
 
 class NotFound(Exception):
@@ -159,12 +172,15 @@ def export_member(session: Session, member_id: int) -> dict[str, Any]:
     return hide_staff(session, data, member_id)
 
 
-def erase_member(session: Session, member_id: int, *, key: str) -> dict[str, int]:
+def erase_member(session: Session, member_id: int, *, key: str, now: datetime | None = None,
+                 zone: str = "Europe/Berlin") -> dict[str, int]:
     """Remove the member's personal data in the caller's transaction (flush only).
 
     Rows that stay (grants, invitations, tier history, ...) keep their member_id, which
-    now points at the pseudonymous member row.
+    now points at the pseudonymous member row. `zone` is the programme's time zone (the
+    tax year ends at midnight there).
     """
+    now = now or utcnow()
     # Lock the member row only ("of"): PostgreSQL refuses FOR UPDATE on the joined tier.
     member = session.scalar(
         select(Member).where(Member.id == member_id).with_for_update(of=Member))
@@ -210,8 +226,10 @@ def erase_member(session: Session, member_id: int, *, key: str) -> dict[str, int
     needles = [n for n in dict.fromkeys(
         [member.display_name, member.email or "", *(u.email for u in users)]
     ) if len(n) >= 3]
-    if needles:
-        _scrub_kept_rows(session, member_id, needles, pseudonym)
+    counts["restricted_names"] = _restrict_tax_name(session, member, now=now, zone=zone)
+    counts["free_text_rows_redacted"] = redact_member_rows(
+        session, member_id, user_ids, needles=needles, pseudonym=pseudonym,
+        own_actors=own_actors, skip=_EXPLICIT)
     counts["import_issues_scrubbed"] = _scrub_import_issues(session, member, needles, pseudonym)
     grants = db.metadata.tables.get("reward_grants")
     if grants is not None and "fulfilment_note" in grants.c:
@@ -242,6 +260,7 @@ def erase_member(session: Session, member_id: int, *, key: str) -> dict[str, int
     session.flush()
     audit.record(session, "member.erased", "member", member_id,
                  after={"removed": sorted(counts), "counts": counts})
+    checkpoint_after_commit(session)
     return counts
 
 
@@ -289,20 +308,20 @@ def _linked_rows(session: Session, member_id: int) -> dict[str, list[int]]:
     return linked
 
 
-def _scrub_kept_rows(
-    session: Session, member_id: int, needles: list[str], pseudonym: str,
-) -> None:
-    """Replace the member's name and addresses in free-text columns of rows that stay."""
-    for table, cols in _referencing("members"):
-        texts = [c for c in table.columns
-                 if isinstance(c.type, Text) and not isinstance(c.type, Enum)]
-        if not texts:
-            continue
-        values = {}
-        for col in texts:
-            expr = col
-            for needle in needles:
-                expr = func.replace(expr, needle, pseudonym)
-            values[col.name] = expr
-        session.execute(update(table).where(or_(*(c == member_id for c in cols)))
-                        .values(**values))
+def _restrict_tax_name(session: Session, member: Member, *, now: datetime,
+                       zone: str) -> int:
+    """Keep the name for the gift listing while the tax retention of their gifts runs."""
+    if _rewards is None:
+        return 0
+    from ..rewards import restriction
+
+    last_year = restriction.last_gift_year(session, member.id)
+    if last_year is None:
+        return 0
+    years = retention.current_periods(session)[Kind.TAX_NAMES].amount
+    until = tax_retain_until(last_year, years, zone)
+    if until <= now:
+        return 0
+    restriction.restrict(session, member.id, name=member.display_name, basis=TAX_BASIS,
+                         now=now, retain_until=until)
+    return 1

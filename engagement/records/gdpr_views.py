@@ -65,7 +65,8 @@ def erase(member_id: int):
             form.confirm_name.errors.append(_("The name does not match."))
         else:
             key = erasure_key(current_app.config)
-            erase_member(db.session, member_id, key=key)
+            erase_member(db.session, member_id, key=key, now=utcnow(),
+                         zone=current_app.config["DEFAULT_TIMEZONE"])
             flash(_("The member's personal data was erased."), "success")
             return redirect(url_for("records.erase", member_id=member_id))
     return render_template("records/erase.html", member=member, form=form, erased=erased)

@@ -58,7 +58,8 @@ class AgreementAcceptance(db.Model):
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"),
                                               index=True)
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    source: Mapped[str] = mapped_column(String(64), default="")
+    # Free text ("entered by phone for a@b.c"): an erasure redacts the member's name in it.
+    source: Mapped[str] = mapped_column(String(64), default="", info={"free_text": True})
 
 
 class RecordSignoff(db.Model):

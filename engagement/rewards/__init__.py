@@ -9,7 +9,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the rewards pages; the tables become known to the metadata."""
-    from . import models  # noqa: F401
+    from . import models, restriction  # noqa: F401
     from .views import bp
 
     if "rewards" not in app.blueprints:

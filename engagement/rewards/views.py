@@ -32,7 +32,7 @@ from ..formatting import SafeWriter
 from ..security import Role, current_role, roles_required
 from ..timeutil import local_year, utcnow
 from ..web import ConfirmForm, page_arg
-from . import rules, services
+from . import restriction, rules, services
 from .forms import (
     FLAG_LABELS,
     FULFILMENT_LABELS,
@@ -254,6 +254,14 @@ def fulfilment(grant_id: int):
 
 # --- ledger ---------------------------------------------------------------------------
 
+def _restricted_names(member_ids: list[int]) -> dict[int, str]:
+    """Names of erased recipients kept for the tax listing (Art. 18): for HR alone;
+    managers (and admins) see the pseudonym."""
+    if current_role() != Role.HR:
+        return {}
+    return restriction.restricted_names(db.session, member_ids, now=utcnow())
+
+
 @bp.route("/ledger")
 @roles_required(Role.MANAGER, Role.HR)
 def ledger():
@@ -265,8 +273,10 @@ def ledger():
     if result.page > result.pages:  # past the end: the last page
         result = paginate_list(shown, page=result.pages, per_page=PER_PAGE)
     names = display_names(db.session, [ln.member_id for ln in result.items])
+    restricted = _restricted_names([ln.member_id for ln in result.items])
     return render_template(
         "rewards/ledger.html", year=year, lines=result.items, names=names, flag=only,
+        restricted=restricted,
         summary=services.ledger_summary(lines), settings=services.tax_settings(db.session),
         page=result.page, pages=result.pages, total=result.total)
 
@@ -280,9 +290,11 @@ def gifts_csv():
     writer.writerow(["grant_id", "date", "recipient", "member_id", "reward", "kind",
                      "value_eur", "status", "reason"])
     zone = ZoneInfo(_tz())
-    for gid, at, name, mid, item, kind, value, status, reason in services.gift_rows(
-            db.session, year):
-        writer.writerow([gid, at.astimezone(zone).date().isoformat(), name, mid, item,
+    rows = list(services.gift_rows(db.session, year))
+    restricted = _restricted_names([row[3] for row in rows])
+    for gid, at, name, mid, item, kind, value, status, reason in rows:
+        writer.writerow([gid, at.astimezone(zone).date().isoformat(),
+                         restricted.get(mid, name), mid, item,
                          str(kind), f"{value:.2f}", str(status), reason])
     return Response(buffer.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename=gifts-{year}.csv"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 
@@ -48,3 +48,12 @@ def purge_old_uploads(instance_path: str | Path, *, now: datetime, days: int) ->
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
     return removed
+
+
+def uploads_held(instance_path: str | Path) -> list[datetime]:
+    """When each upload folder still held was last changed (oldest first)."""
+    root = uploads_root(instance_path)
+    if not root.is_dir():
+        return []
+    return sorted(datetime.fromtimestamp(folder.stat().st_mtime, UTC)
+                  for folder in root.iterdir() if folder.is_dir() and not folder.is_symlink())
