@@ -74,10 +74,12 @@ def test_upgrade_reseals_an_existing_chain(app_any):
         old_head = _write_old_chain(3)
         upgrade()
         result = audit.verify(db.session)
-        assert result.ok and result.checked == 4
+        # c1a0e6f00005 re-sealed 3 entries (entry 4), d2a0a0d17001 keyed those 4 (entry 5).
+        assert result.ok and result.checked == 5
         last = db.session.get(audit.AuditEntry, 4)
         assert last.action == "audit.resealed"
         assert last.after == {"entries": 3, "previous_last_hash": old_head}
+        assert db.session.get(audit.AuditEntry, 5).after["entries"] == 4
         first = db.session.get(audit.AuditEntry, 1)
         assert first.after["email"] == "user1@example.org" and first.salt
         # The re-sealed log can be redacted like any other.
