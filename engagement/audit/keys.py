@@ -75,6 +75,15 @@ def configure(app: Flask) -> None:
                            "database")
     key_file = Path(app.instance_path) / KEY_FILE
     if not key_file.exists():
-        key_file.write_text(os.urandom(32).hex())
-        key_file.chmod(0o600)
+        # Written aside and linked into place: processes starting together (web, mail
+        # workers) must all end up with the same key, never each with their own.
+        draft = key_file.with_name(f".{KEY_FILE}.{os.getpid()}")
+        draft.write_text(os.urandom(32).hex())
+        draft.chmod(0o600)
+        try:
+            os.link(draft, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     app.config["AUDIT_KEY"] = key_file.read_text().strip()
