@@ -56,7 +56,7 @@ S = Setting
 SETTINGS: tuple[Setting, ...] = (
     # --- the app itself
     S("ENGAGEMENT_ENV", str, "development",
-      "`production` refuses to start without `SECRET_KEY`"),
+      "`production` refuses to start without `SECRET_KEY` and `AUDIT_KEY`"),
     S("SECRET_KEY", str, None,
       "signs sessions and links; **required** when `ENGAGEMENT_ENV=production`",
       default_text="generated into `instance/secret_key` outside production"),
@@ -143,6 +143,14 @@ SETTINGS: tuple[Setting, ...] = (
       "periods themselves are set on the retention page)"),
     S("GDPR_ERASURE_KEY", str, None, "key of the hash that replaces erased members' platform "
       "ids (unset: `SECRET_KEY`; changing it forgets who was erased)"),
+    S("AUDIT_KEY", str, None,
+      "HMAC key of the audit log's hash chain, kept outside the database (so database access "
+      "alone cannot re-seal a rewritten log); **required** when `ENGAGEMENT_ENV=production`; "
+      "to change it see *Audit log* below",
+      default_text="generated into `instance/audit_key` outside production"),
+    S("AUDIT_OLD_KEYS", list, [],
+      "earlier `AUDIT_KEY`s, so `audit verify` can check the entries they sealed and the "
+      "next write can log the rotation", default_text="none"),
     # --- internal: set in code or instance/config.py, not from the environment
     S("LANGUAGES", list, ["de", "en"], "languages the UI and mail are translated into",
       env=False),

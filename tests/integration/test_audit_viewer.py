@@ -98,3 +98,15 @@ def test_redacted_entries_are_marked_and_counted(app, client, login_as):
                        data={"csrf_token": csrf_token(client, path)}).get_data(as_text=True)
     assert "Audit log intact: 3 entries verified" in html
     assert "1 of them was redacted by a logged GDPR erasure" in html
+
+
+def test_verify_on_demand_reports_a_wrong_key(app, client, login_as):
+    with app.app_context():
+        _seed()
+    login_as("hr")
+    app.config["AUDIT_KEY"] = "not-the-key-that-sealed-the-log"
+    html = client.post("/records/audit/verify",
+                       data={"csrf_token": csrf_token(client, "/records/audit")}
+                       ).get_data(as_text=True)
+    assert "Audit log problem: entry 1 is sealed with audit key" in html
+    assert "AUDIT_KEY is wrong" in html

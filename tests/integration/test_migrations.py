@@ -74,10 +74,12 @@ def test_upgrade_reseals_an_existing_chain(app_any):
         old_head = _write_old_chain(3)
         upgrade()
         result = audit.verify(db.session)
-        assert result.ok and result.checked == 4
+        # c1a0e6f00005 re-sealed 3 entries (entry 4), d2a0a0d17001 keyed those 4 (entry 5).
+        assert result.ok and result.checked == 5
         last = db.session.get(audit.AuditEntry, 4)
         assert last.action == "audit.resealed"
         assert last.after == {"entries": 3, "previous_last_hash": old_head}
+        assert db.session.get(audit.AuditEntry, 5).after["entries"] == 4
         first = db.session.get(audit.AuditEntry, 1)
         assert first.after["email"] == "user1@example.org" and first.salt
         # The re-sealed log can be redacted like any other.
@@ -105,3 +107,67 @@ def test_upgrade_refuses_to_reseal_a_tampered_chain(app_any, capsys, caplog):
         columns = {c["name"] for c in inspect(db.engine).get_columns("audit_log")}
         assert "content_digest" not in columns
         assert db.session.execute(text("SELECT count(*) FROM audit_log")).scalar() == 3
+
+
+BEFORE_KEYING = "e3a0retn0001"  # the revision the audit-keying migration d2a0a0d17001 follows
+
+
+def _unkeyed_chain(n):
+    """An audit log as c1a0e6f00005 left it: salted digests, unkeyed SHA-256 hashes."""
+    downgrade(revision="c1a0e6f00004")
+    _write_old_chain(n)
+    upgrade(revision="c1a0e6f00005")
+
+
+def test_keying_upgrade_refuses_a_tampered_unkeyed_chain(app_any, capsys, caplog):
+    import pytest
+
+    with app_any.app_context():
+        _unkeyed_chain(3)
+        if db.engine.dialect.name == "sqlite":
+            db.session.execute(text("DROP TRIGGER audit_log_no_update"))
+        else:
+            db.session.execute(text("ALTER TABLE audit_log DISABLE TRIGGER ALL"))
+        db.session.execute(text("UPDATE audit_log SET actor = 'someone' WHERE id = 2"))
+        db.session.commit()
+        with pytest.raises(SystemExit):
+            upgrade()
+        said = caplog.text + capsys.readouterr().err
+        assert "audit log entry 2 fails verification" in said
+        db.session.rollback()
+        # The keying migration changed nothing. PostgreSQL rolls the whole upgrade back (one
+        # transaction for all the DDL); SQLite keeps the migrations before the keying one.
+        expected = "c1a0e6f00005" if db.engine.dialect.name == "postgresql" else BEFORE_KEYING
+        assert db.session.execute(text("SELECT version_num FROM alembic_version")).scalar() \
+            == expected
+        columns = {c["name"] for c in inspect(db.engine).get_columns("audit_log")}
+        assert "key_id" not in columns
+
+
+def test_keying_upgrade_reseals_with_the_key_and_downgrades(app_any):
+    from engagement import audit
+
+    app_any.config.update(AUDIT_KEY="k" * 64, AUDIT_OLD_KEYS=[])
+    with app_any.app_context():
+        _unkeyed_chain(3)
+        unkeyed_head = db.session.execute(text("SELECT last_hash FROM audit_head")).scalar()
+        db.session.commit()  # a migration's DDL waits for every open transaction
+        upgrade()
+        result = audit.verify(db.session)
+        assert result.ok and result.checked == 5
+        resealed = db.session.get(audit.AuditEntry, 5)
+        assert resealed.action == "audit.resealed" and resealed.after == {
+            "entries": 4, "previous_last_hash": unkeyed_head, "scheme": "hmac-sha256"}
+        assert not audit.verify(db.session, keys=audit.KeyRing.from_texts("x" * 64)).ok
+        audit.redact(db.session, {1: audit.Redaction("cli:test", None, {"email": "[erased]"})},
+                     object_type="member", object_id=1, reason="test")
+        db.session.commit()
+        assert audit.verify(db.session).ok
+        db.session.commit()
+        # Down and up again: the downgrade leaves a chain the upgrade verifies and re-keys.
+        downgrade(revision="c1a0e6f00005")
+        columns = {c["name"] for c in inspect(db.engine).get_columns("audit_log")}
+        assert "key_id" not in columns
+        upgrade()
+        result = audit.verify(db.session)
+        assert result.ok and result.checked == 7 and result.redacted == 1
