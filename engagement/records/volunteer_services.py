@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .. import audit
+from ..accounts.models import User
 from ..community.members.services import contributions_by_member
 from ..events import attendance
 from ..events.models import Event, Invitation, InvitationConsent
@@ -30,6 +31,9 @@ class MemberYear:
     missing_agreement: bool
     signoff: RecordSignoff | None = None
     changes: list[rules.FigureChange] = field(default_factory=list)
+    # When the sign-off this record was computed against was made: a re-sign applies only
+    # if nobody signed in between.
+    seen_signed_at: datetime | None = None
 
     @property
     def changed(self) -> list[str]:
@@ -77,8 +81,18 @@ def minutes_source(session: Session) -> MinutesSettings:
                           .where(audit.AuditEntry.action == "records.settings")
                           .order_by(audit.AuditEntry.id.desc()).limit(1))
     return MinutesSettings(per_answer, per_accepted, str(get_setting(session, BASIS_KEY, "")),
-                           is_default=not stored, changed_by=last.actor if last else None,
+                           is_default=not stored, changed_by=_who(session, last),
                            changed_at=last.at if last else None)
+
+
+def _who(session: Session, entry: audit.AuditEntry | None) -> str | None:
+    """The person behind an audit entry: the user's name and e-mail, else the actor."""
+    if entry is None:
+        return None
+    user = session.get(User, entry.actor_user_id) if entry.actor_user_id else None
+    if user is None:
+        return entry.actor
+    return f"{user.name} ({user.email})" if user.name else user.email
 
 
 def parse_minutes(raw: object) -> int:
@@ -148,7 +162,8 @@ def year_records(session: Session, year: int, tz_name: str,
         out[m] = MemberYear(
             m, year, figures, flag_for(figures.rewards_value, settings.gift_limit),
             missing_agreement=(missing is not None and m in missing), signoff=signoff,
-            changes=rules.changes_since_signoff(figures, signoff.snapshot if signoff else None))
+            changes=rules.changes_since_signoff(figures, signoff.snapshot if signoff else None),
+            seen_signed_at=signoff.signed_at if signoff else None)
     return out
 
 
@@ -236,7 +251,7 @@ def sign_off(session: Session, record: MemberYear, *, by_user_id: int | None,
     session.flush()
     audit.record(session, "records.sign_off", "member_year",
                  f"{record.member_id}/{record.year}", before=before, after=snapshot)
-    record.signoff, record.changes = row, []
+    record.signoff, record.changes, record.seen_signed_at = row, [], now
     return row
 
 
@@ -263,8 +278,8 @@ def bulk_sign_off(session: Session, records: list[MemberYear], *, year: int, fil
     second run signs nothing and writes no audit entry.
     """
     waiting = [r for r in records if r.year == year and r.needs_signoff]
-    fresh = [r for r in waiting if r.signoff is None]
-    again = [r for r in waiting if r.signoff is not None]
+    fresh = [r for r in waiting if r.seen_signed_at is None]
+    again = [r for r in waiting if r.seen_signed_at is not None]
     table = RecordSignoff.__table__
     signed_ids: list[int] = []
     if fresh:
@@ -282,8 +297,8 @@ def bulk_sign_off(session: Session, records: list[MemberYear], *, year: int, fil
     for r in again:
         # Only if nobody re-signed it meanwhile (the sign-off time this request saw).
         done = session.execute(
-            update(table).where(table.c.id == r.signoff.id,
-                                table.c.signed_at == r.signoff.signed_at)
+            update(table).where(table.c.member_id == r.member_id, table.c.year == year,
+                                table.c.signed_at == r.seen_signed_at)
             .values(snapshot=r.figures.snapshot(), signed_by_user_id=by_user_id,
                     signed_at=now)).rowcount
         if done:
