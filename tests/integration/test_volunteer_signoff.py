@@ -85,8 +85,8 @@ def test_bulk_sign_off_of_a_filtered_set_is_confirmed_audited_and_idempotent(
         app, client, login_as, members):
     user_id, _email = login_as("hr")
     listing = client.get("/records?year=2025&only=over").get_data(as_text=True)
-    assert "Sign off 1 shown record…" in listing
-    assert "Sign off all 3 shown records…" in client.get("/records?year=2025").get_data(
+    assert "Sign off 1 waiting record…" in listing
+    assert "Sign off 3 waiting records…" in client.get("/records?year=2025").get_data(
         as_text=True)
     page, form = _confirm(client, only="over")
     assert "Set: Gift limit crossed, 1 records." in page
@@ -112,7 +112,7 @@ def test_bulk_sign_off_of_a_filtered_set_is_confirmed_audited_and_idempotent(
     client.post("/records/sign-off", data=form)
     with app.app_context():
         assert len(_signoffs()) == 3 and len(_bulk_entries()) == 2
-    assert "Sign off all" not in client.get("/records?year=2025").get_data(as_text=True)
+    assert "waiting record" not in client.get("/records?year=2025").get_data(as_text=True)
 
 
 def test_bulk_re_sign_records_old_and_new_values(app, client, login_as, members):
