@@ -9,6 +9,7 @@ import io
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 
 from ..accounts.models import User
@@ -97,6 +98,8 @@ def volunteer_list():
         total=result.total, sort=sort,
         only=only if only in FILTERS else "", stats=dashboard(records),
         waiting=sum(1 for r in shown if r.needs_signoff),
+        bulk_url=url_for("records.volunteer_bulk_confirm", year=year,
+                         only=only if only in FILTERS else None),
         minutes=services.minutes_source(db.session))
 
 
@@ -180,7 +183,8 @@ def _bulk_page(year: int, only: str, waiting: int, status: int = 200, note: str 
     return render_template(
         "records/volunteer_bulk.html", year=year, only=only, waiting=waiting,
         shown=len(shown), filter_label=FILTER_LABELS[only], form=ConfirmForm(),
-        note=note), status
+        note=note, back_url=url_for("records.volunteer_list", year=year,
+                                    only=only or None)), status
 
 
 @bp.route("/records/sign-off")
@@ -217,8 +221,13 @@ def volunteer_bulk_sign_off():
             "Please confirm again.", n=len(waiting)))
     result = services.bulk_sign_off(db.session, waiting, year=year, filter_name=only or "all",
                                     by_user_id=current_user.id, now=utcnow())
-    flash(_("%(n)s records for %(year)s were signed off.", n=result.total, year=year),
-          "success")
+    if result.total:
+        flash(ngettext("%(num)s record for %(year)s was signed off.",
+                       "%(num)s records for %(year)s were signed off.", result.total,
+                       year=year), "success")
+    else:  # a concurrent click signed them while this one waited
+        flash(_("Nothing to sign off: every record of this set is already signed off."),
+              "info")
     return redirect(back)
 
 

@@ -93,6 +93,7 @@ def test_bulk_sign_off_of_a_filtered_set_is_confirmed_audited_and_idempotent(
     assert "1 record waits for sign-off." in page and form["expected"] == "1"
     r = client.post("/records/sign-off", data=form)
     assert r.status_code == 302 and "only=over" in r.location
+    assert "1 record for 2025 was signed off." in client.get(r.location).get_data(as_text=True)
     with app.app_context():
         signed = _signoffs()
         assert set(signed) == {members["over"]}  # only the filtered set
