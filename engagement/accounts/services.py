@@ -132,6 +132,13 @@ def authenticate(
     return user if ok else None
 
 
+def person_name(session: Session, member_id: int) -> str | None:
+    """The person's name from a user account linked to the member (None when unknown)."""
+    name = session.scalar(select(User.name).where(User.member_id == member_id,
+                                                  User.name != "").order_by(User.id).limit(1))
+    return name or None
+
+
 def purge_login_attempts(session: Session, older_than: datetime) -> None:
     session.execute(LoginAttempt.__table__.delete().where(LoginAttempt.at < older_than))
 

@@ -51,19 +51,44 @@ class Figures:
                 "rewards_value": str(self.rewards_value)}
 
 
-def changed_since_signoff(current: Figures, snapshot: dict | None) -> list[str]:
-    """Names of the figures that differ from what was signed (empty when unchanged or never
-    signed)."""
+@dataclass(frozen=True)
+class FigureChange:
+    """One signed figure that differs now: its name, the signed value and today's."""
+
+    name: str
+    old: object
+    new: object
+
+
+def changes_since_signoff(current: Figures, snapshot: dict | None) -> list[FigureChange]:
+    """Every figure that differs from what was signed, with the signed and the current value
+    (empty when unchanged or never signed). A figure missing from the snapshot is a change
+    from None."""
     if snapshot is None:
         return []
-    now = current.snapshot()
-    changed = []
-    for key, value in now.items():
+    changes = []
+    for key, value in current.snapshot().items():
         old = snapshot.get(key)
         try:
             same = Decimal(str(old)) == Decimal(str(value))
         except ArithmeticError:
             same = False
         if not same:
-            changed.append(key)
-    return changed
+            changes.append(FigureChange(key, old, value))
+    return changes
+
+
+def changed_since_signoff(current: Figures, snapshot: dict | None) -> list[str]:
+    """Names of the figures that differ from what was signed (empty when unchanged or never
+    signed)."""
+    return [c.name for c in changes_since_signoff(current, snapshot)]
+
+
+def needs_signoff(signed: bool, changes: list[FigureChange]) -> bool:
+    """A member-year waits for HR when it was never signed or changed since."""
+    return not signed or bool(changes)
+
+
+def describe_changes(changes: list[FigureChange]) -> str:
+    """"answers 30 → 31; role_hours 3.50 → 4.00" for a CSV cell or a log line."""
+    return "; ".join(f"{c.name} {'—' if c.old is None else c.old} → {c.new}" for c in changes)

@@ -5,16 +5,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .. import audit
+from ..accounts.models import User
 from ..community.members.services import contributions_by_member
 from ..events import attendance
 from ..events.models import Event, Invitation, InvitationConsent
 from ..rewards import services as reward_services
 from ..rewards.rules import Flag, flag_for
-from ..settings import get_setting
+from ..settings import Setting, get_setting, set_setting
 from ..timeutil import year_bounds_utc
 from . import rules
 from .models import Agreement, AgreementAcceptance, EventRole, RecordSignoff
@@ -28,7 +30,37 @@ class MemberYear:
     reward_flag: Flag
     missing_agreement: bool
     signoff: RecordSignoff | None = None
-    changed: list[str] = field(default_factory=list)
+    changes: list[rules.FigureChange] = field(default_factory=list)
+    # When the sign-off this record was computed against was made: a re-sign applies only
+    # if nobody signed in between.
+    seen_signed_at: datetime | None = None
+
+    @property
+    def changed(self) -> list[str]:
+        """Names of the figures changed since the sign-off."""
+        return [c.name for c in self.changes]
+
+    @property
+    def needs_signoff(self) -> bool:
+        return rules.needs_signoff(self.signoff is not None, self.changes)
+
+
+MINUTES_KEYS = ("records.minutes_per_answer", "records.minutes_per_accepted")
+BASIS_KEY = "records.minutes_basis"
+MAX_MINUTES = 600
+
+
+@dataclass(frozen=True)
+class MinutesSettings:
+    """The hours estimate's rates and where they come from: the built-in defaults, or who
+    set them when (from the audit log), with the basis HR gave (e.g. a time study)."""
+
+    per_answer: int
+    per_accepted: int
+    basis: str = ""
+    is_default: bool = True
+    changed_by: str | None = None
+    changed_at: datetime | None = None
 
 
 def minutes_settings(session: Session) -> tuple[int, int]:
@@ -37,8 +69,57 @@ def minutes_settings(session: Session) -> tuple[int, int]:
             return max(0, int(get_setting(session, key, default)))
         except (TypeError, ValueError):
             return default
-    return (number("records.minutes_per_answer", rules.DEFAULT_MINUTES_PER_ANSWER),
-            number("records.minutes_per_accepted", rules.DEFAULT_MINUTES_PER_ACCEPTED))
+    return (number(MINUTES_KEYS[0], rules.DEFAULT_MINUTES_PER_ANSWER),
+            number(MINUTES_KEYS[1], rules.DEFAULT_MINUTES_PER_ACCEPTED))
+
+
+def minutes_source(session: Session) -> MinutesSettings:
+    """The rates in force with their source."""
+    per_answer, per_accepted = minutes_settings(session)
+    stored = session.scalars(select(Setting.key).where(Setting.key.in_(MINUTES_KEYS))).all()
+    last = session.scalar(select(audit.AuditEntry)
+                          .where(audit.AuditEntry.action == "records.settings")
+                          .order_by(audit.AuditEntry.id.desc()).limit(1))
+    return MinutesSettings(per_answer, per_accepted, str(get_setting(session, BASIS_KEY, "")),
+                           is_default=not stored, changed_by=_who(session, last),
+                           changed_at=last.at if last else None)
+
+
+def _who(session: Session, entry: audit.AuditEntry | None) -> str | None:
+    """The person behind an audit entry: the user's name and e-mail, else the actor."""
+    if entry is None:
+        return None
+    user = session.get(User, entry.actor_user_id) if entry.actor_user_id else None
+    if user is None:
+        return entry.actor
+    return f"{user.name} ({user.email})" if user.name else user.email
+
+
+def parse_minutes(raw: object) -> int:
+    try:
+        minutes = int(str(raw).strip())
+    except ValueError as exc:
+        raise RecordError("minutes") from exc
+    if not 0 <= minutes <= MAX_MINUTES:
+        raise RecordError("minutes")
+    return minutes
+
+
+def save_minutes_settings(session: Session, *, per_answer: object, per_accepted: object,
+                          basis: str) -> MinutesSettings:
+    """Store the hours estimate's rates (audited with before and after); they apply to every
+    year's figures from now on, so signed years show the change as drift."""
+    new = (parse_minutes(per_answer), parse_minutes(per_accepted))
+    basis = (basis or "").strip()[:500]
+    before = minutes_source(session)
+    set_setting(session, MINUTES_KEYS[0], new[0])
+    set_setting(session, MINUTES_KEYS[1], new[1])
+    set_setting(session, BASIS_KEY, basis)
+    audit.record(session, "records.settings", "setting", "records.minutes",
+                 before={"per_answer": before.per_answer, "per_accepted": before.per_accepted,
+                         "basis": before.basis, "default": before.is_default},
+                 after={"per_answer": new[0], "per_accepted": new[1], "basis": basis})
+    return minutes_source(session)
 
 
 def year_records(session: Session, year: int, tz_name: str,
@@ -81,7 +162,8 @@ def year_records(session: Session, year: int, tz_name: str,
         out[m] = MemberYear(
             m, year, figures, flag_for(figures.rewards_value, settings.gift_limit),
             missing_agreement=(missing is not None and m in missing), signoff=signoff,
-            changed=rules.changed_since_signoff(figures, signoff.snapshot if signoff else None))
+            changes=rules.changes_since_signoff(figures, signoff.snapshot if signoff else None),
+            seen_signed_at=signoff.signed_at if signoff else None)
     return out
 
 
@@ -115,14 +197,35 @@ class _Missing(set):
         return member_id not in self.complete
 
 
+@dataclass(frozen=True)
+class AgreementLine:
+    """One agreement version and the member's latest acceptance of it (if any)."""
+
+    agreement: Agreement
+    accepted_at: datetime | None = None
+    source: str = ""
+
+
+def member_agreement_lines(session: Session, member_id: int) -> list[AgreementLine]:
+    """Every agreement version, newest first per key, with the member's latest acceptance."""
+    latest: dict[int, AgreementAcceptance] = {}
+    for row in session.scalars(select(AgreementAcceptance)
+                               .where(AgreementAcceptance.member_id == member_id)
+                               .order_by(AgreementAcceptance.accepted_at,
+                                         AgreementAcceptance.id)):
+        latest[row.agreement_id] = row
+    lines = []
+    for a in session.scalars(select(Agreement).order_by(Agreement.key,
+                                                        Agreement.version.desc())):
+        acc = latest.get(a.id)
+        lines.append(AgreementLine(a, acc.accepted_at if acc else None,
+                                   acc.source if acc else ""))
+    return lines
+
+
 def member_agreements(session: Session, member_id: int):
     """(agreement, accepted_at or None) for every agreement version, newest first."""
-    accepted = dict(session.execute(
-        select(AgreementAcceptance.agreement_id, func.max(AgreementAcceptance.accepted_at))
-        .where(AgreementAcceptance.member_id == member_id)
-        .group_by(AgreementAcceptance.agreement_id)).all())
-    rows = session.scalars(select(Agreement).order_by(Agreement.key, Agreement.version.desc()))
-    return [(a, accepted.get(a.id)) for a in rows]
+    return [(ln.agreement, ln.accepted_at) for ln in member_agreement_lines(session, member_id)]
 
 
 def member_roles(session: Session, member_id: int, year: int, tz_name: str):
@@ -148,8 +251,65 @@ def sign_off(session: Session, record: MemberYear, *, by_user_id: int | None,
     session.flush()
     audit.record(session, "records.sign_off", "member_year",
                  f"{record.member_id}/{record.year}", before=before, after=snapshot)
-    record.signoff, record.changed = row, []
+    record.signoff, record.changes, record.seen_signed_at = row, [], now
     return row
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What a bulk sign-off did: member-years signed for the first time and re-signed."""
+
+    signed: int
+    resigned: int
+
+    @property
+    def total(self) -> int:
+        return self.signed + self.resigned
+
+
+def bulk_sign_off(session: Session, records: list[MemberYear], *, year: int, filter_name: str,
+                  by_user_id: int | None, now: datetime) -> BulkResult:
+    """Sign every record of `records` that waits for it (never signed, or changed since) with
+    its figures as they are now; one audit entry names them all with their old and new
+    figures.
+
+    Safe to run twice or at once (a double click): a first sign-off is INSERT ... ON CONFLICT
+    DO NOTHING and a re-sign only updates the row still carrying the sign-off it saw, so the
+    second run signs nothing and writes no audit entry.
+    """
+    waiting = [r for r in records if r.year == year and r.needs_signoff]
+    fresh = [r for r in waiting if r.seen_signed_at is None]
+    again = [r for r in waiting if r.seen_signed_at is not None]
+    table = RecordSignoff.__table__
+    signed_ids: list[int] = []
+    if fresh:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (insert(table)
+                     .on_conflict_do_nothing(index_elements=["member_id", "year"])
+                     .returning(table.c.member_id))
+        for start in range(0, len(fresh), 1000):
+            chunk = fresh[start:start + 1000]
+            signed_ids += [m for (m,) in session.execute(statement, [
+                {"member_id": r.member_id, "year": year, "signed_by_user_id": by_user_id,
+                 "signed_at": now, "snapshot": r.figures.snapshot()} for r in chunk])]
+    resigned: dict[str, dict] = {}
+    for r in again:
+        # Only if nobody re-signed it meanwhile (the sign-off time this request saw).
+        done = session.execute(
+            update(table).where(table.c.member_id == r.member_id, table.c.year == year,
+                                table.c.signed_at == r.seen_signed_at)
+            .values(snapshot=r.figures.snapshot(), signed_by_user_id=by_user_id,
+                    signed_at=now)).rowcount
+        if done:
+            resigned[str(r.member_id)] = {c.name: [c.old, c.new] for c in r.changes}
+    session.expire_all()  # the ORM rows of this session are stale after the Core writes
+    result = BulkResult(len(signed_ids), len(resigned))
+    if result.total:
+        audit.record(session, "records.bulk_sign_off", "record_year", year, after={
+            "year": year, "filter": filter_name, "count": result.total,
+            "signed": sorted(signed_ids), "resigned": resigned})
+    return result
 
 
 def member_consents(session: Session, member_id: int, year: int, tz_name: str):

@@ -8,6 +8,8 @@ import io
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 
 from ..accounts.models import User
@@ -19,8 +21,10 @@ from ..rewards.rules import Flag
 from ..security import Role, roles_required
 from ..timeutil import local_year, utcnow
 from ..web import ConfirmForm, page_arg
-from . import bp
+from . import bp, rules, volunteer_itemised
 from . import volunteer_services as services
+from .forms import MinutesForm
+from .rules import describe_changes
 
 PER_PAGE = 50
 SORTS = {
@@ -31,6 +35,14 @@ SORTS = {
     "member": lambda r: (r.member_id,),
 }
 FILTERS = ("over", "missing", "unsigned", "changed")
+FILTER_LABELS = {"": _l("All records"), "over": _l("Gift limit crossed"),
+                 "missing": _l("Missing current agreement"), "unsigned": _l("Not signed off"),
+                 "changed": _l("Changed after sign-off")}
+FIGURE_LABELS = {"answers": _l("Answers"), "accepted": _l("Accepted solutions"),
+                 "estimated_hours": _l("Estimated hours from answers"),
+                 "role_hours": _l("Hours in event roles"),
+                 "events_attended": _l("Events attended"),
+                 "rewards_value": _l("Rewards (EUR)")}
 
 
 def tz() -> str:
@@ -84,7 +96,11 @@ def volunteer_list():
         "records/volunteer_list.html", year=year, rows=rows, names=names_for(
             [r.member_id for r in rows]), page=result.page, pages=result.pages,
         total=result.total, sort=sort,
-        only=only if only in FILTERS else "", stats=dashboard(records))
+        only=only if only in FILTERS else "", stats=dashboard(records),
+        waiting=sum(1 for r in shown if r.needs_signoff),
+        bulk_url=url_for("records.volunteer_bulk_confirm", year=year,
+                         only=only if only in FILTERS else None),
+        minutes=services.minutes_source(db.session))
 
 
 def _record_or_404(member_id: int, year: int):
@@ -97,16 +113,15 @@ def _record_or_404(member_id: int, year: int):
 @bp.route("/records/<int:member_id>/<int:year>")
 @roles_required(Role.HR)
 def volunteer_record(member_id: int, year: int):
-    member, record = _record_or_404(member_id, year)
+    member, _record = _record_or_404(member_id, year)
+    itemised = volunteer_itemised.itemised_record(db.session, member_id, year, tz())
+    record = itemised.record
     signer = (db.session.get(User, record.signoff.signed_by_user_id)
               if record.signoff and record.signoff.signed_by_user_id else None)
     return render_template(
         "records/volunteer_record.html", member=member, record=record, year=year,
-        signer=signer, form=ConfirmForm(),
-        roles=services.member_roles(db.session, member_id, year, tz()),
-        agreements=services.member_agreements(db.session, member_id),
-        consents=services.member_consents(db.session, member_id, year, tz()),
-        minutes=services.minutes_settings(db.session))
+        signer=signer, form=ConfirmForm(), items=itemised, printed_at=utcnow(),
+        figure_labels=FIGURE_LABELS)
 
 
 @bp.route("/records/<int:member_id>/<int:year>/sign-off", methods=["POST"])
@@ -133,7 +148,8 @@ def csv_rows(records, names):
         yield (r.member_id, names.get(r.member_id, ""), r.year, f.answers, f.accepted,
                f.estimated_hours, f.role_hours, f.total_hours, f.events_attended,
                f.rewards_value, str(r.reward_flag), "yes" if r.missing_agreement else "no",
-               r.signoff.signed_at.isoformat() if r.signoff else "", " ".join(r.changed))
+               r.signoff.signed_at.isoformat() if r.signoff else "",
+               describe_changes(r.changes))
 
 
 def csv_response(year: int) -> Response:
@@ -153,3 +169,84 @@ def csv_response(year: int) -> Response:
 @roles_required(Role.HR)
 def volunteer_csv():
     return csv_response(year_arg())
+
+
+# --- bulk sign-off ---------------------------------------------------------------------
+
+def _filter_arg(source) -> str:
+    only = source.get("only", "")
+    return only if only in FILTERS else ""
+
+
+def _bulk_page(year: int, only: str, waiting: int, status: int = 200, note: str = ""):
+    _all, shown = sorted_records(year, "member", only)
+    return render_template(
+        "records/volunteer_bulk.html", year=year, only=only, waiting=waiting,
+        shown=len(shown), filter_label=FILTER_LABELS[only], form=ConfirmForm(),
+        note=note, back_url=url_for("records.volunteer_list", year=year,
+                                    only=only or None)), status
+
+
+@bp.route("/records/sign-off")
+@roles_required(Role.HR)
+def volunteer_bulk_confirm():
+    """The confirmation before a bulk sign-off: which set, how many (GET never writes)."""
+    year, only = year_arg(), _filter_arg(request.args)
+    _all, shown = sorted_records(year, "member", only)
+    return _bulk_page(year, only, sum(1 for r in shown if r.needs_signoff))
+
+
+@bp.route("/records/sign-off", methods=["POST"])
+@roles_required(Role.HR)
+def volunteer_bulk_sign_off():
+    """Sign off every waiting record of the filtered set the HR user confirmed."""
+    year = request.form.get("year", type=int)
+    if not year or not 1900 < year < 3000:
+        abort(400)
+    only = _filter_arg(request.form)
+    expected = request.form.get("expected", type=int)
+    _all, shown = sorted_records(year, "member", only)
+    waiting = [r for r in shown if r.needs_signoff]
+    back = url_for("records.volunteer_list", year=year, only=only or None)
+    if not ConfirmForm().validate_on_submit():
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(back)
+    if not waiting:  # a second click, or someone else was quicker: nothing left to do
+        flash(_("Nothing to sign off: every record of this set is already signed off."),
+              "info")
+        return redirect(back)
+    if expected != len(waiting):
+        return _bulk_page(year, only, len(waiting), 409, note=_(
+            "The set changed since you confirmed it: %(n)s records wait for sign-off now. "
+            "Please confirm again.", n=len(waiting)))
+    result = services.bulk_sign_off(db.session, waiting, year=year, filter_name=only or "all",
+                                    by_user_id=current_user.id, now=utcnow())
+    if result.total:
+        flash(ngettext("%(num)s record for %(year)s was signed off.",
+                       "%(num)s records for %(year)s were signed off.", result.total,
+                       year=year), "success")
+    else:  # a concurrent click signed them while this one waited
+        flash(_("Nothing to sign off: every record of this set is already signed off."),
+              "info")
+    return redirect(back)
+
+
+# --- the hours estimate's settings ------------------------------------------------------
+
+@bp.route("/records/settings", methods=["GET", "POST"])
+@roles_required(Role.HR, Role.MANAGER)
+def volunteer_settings():
+    current = services.minutes_source(db.session)
+    form = MinutesForm(data={"per_answer": current.per_answer,
+                             "per_accepted": current.per_accepted, "basis": current.basis})
+    if form.validate_on_submit():
+        services.save_minutes_settings(db.session, per_answer=form.per_answer.data,
+                                       per_accepted=form.per_accepted.data,
+                                       basis=form.basis.data or "")
+        flash(_("The hours estimate was saved. It applies to every year; signed-off years "
+                "show the difference."), "success")
+        return redirect(url_for("records.volunteer_settings"))
+    return render_template("records/volunteer_settings.html", form=form, current=current,
+                           defaults=(rules.DEFAULT_MINUTES_PER_ANSWER,
+                                     rules.DEFAULT_MINUTES_PER_ACCEPTED)), \
+        (400 if form.errors else 200)

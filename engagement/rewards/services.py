@@ -270,3 +270,42 @@ def gift_rows(session: Session, year: int):
                Grant.kind.in_(list(rules.GIFT_KINDS)))
         .order_by(Grant.granted_at, Grant.id)
         .execution_options(yield_per=2000))
+
+
+@dataclass(frozen=True)
+class RewardLine:
+    """One reward a member received in a year, as the itemised volunteer record lists it."""
+
+    at: datetime  # granted_at, or the event start for hospitality
+    label: str  # the item's name, or the event's title for hospitality
+    kind: Kind
+    value: Decimal
+    counted: bool  # counts towards the year's total under the tax settings
+    grant_id: int | None = None
+    event_id: int | None = None
+
+
+def member_reward_lines(session: Session, member_id: int, year: int,
+                        tz_name: str) -> list[RewardLine]:
+    """The member's approved, not cancelled grants of `year` and (if configured) event
+    hospitality, oldest first; the counted lines sum to the year's ledger total."""
+    settings = tax_settings(session)
+    lines = [RewardLine(at, name, Kind(kind), Decimal(value),
+                        rules.counts_for_ledger(kind, settings), grant_id, event_id)
+             for grant_id, at, name, kind, value, event_id in session.execute(
+                 select(Grant.id, Grant.granted_at, RewardItem.name, Grant.kind, Grant.value,
+                        Grant.event_id)
+                 .join(RewardItem, RewardItem.id == Grant.item_id)
+                 .where(Grant.member_id == member_id, Grant.year == year,
+                        _counted(pending=False)))]
+    if settings.include_hospitality:
+        start, end = year_bounds_utc(year, tz_name)
+        rows = attendance.attendances_between(start, end).subquery()
+        lines += [RewardLine(starts_at, title, Kind.HOSPITALITY, Decimal(cost), True,
+                             event_id=event_id)
+                  for event_id, starts_at, title, cost in session.execute(
+                      select(Event.id, Event.starts_at, Event.title, rows.c.per_attendee_cost)
+                      .join(rows, rows.c.event_id == Event.id)
+                      .where(rows.c.member_id == member_id,
+                             rows.c.per_attendee_cost.is_not(None)))]
+    return sorted(lines, key=lambda ln: (ln.at, ln.grant_id or 0))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -117,7 +118,15 @@ def test_hr_signs_off_and_a_later_change_is_flagged(app, client, login_as, data)
                  {date(2025, 7, 1): {"answers": 1}})
         db.session.commit()
     page = client.get(path).get_data(as_text=True)
-    assert "Changed after sign-off" in page and "answers, estimated_hours" in page
+    assert "Changed after sign-off" in page
+    # Every changed figure with the value HR signed and today's (30 answers + 1 = 31;
+    # 330 + 10 minutes = 5.67 h), not just its name.
+    changes = page[page.index("Figures changed after the sign-off"):page.index("<h2>")]
+    assert re.search(r"<td>Answers</td><td class=\"num\">30</td><td class=\"num\">31</td>",
+                     changes), changes
+    assert re.search(r"<td>Estimated hours from answers</td><td class=\"num\">5.50</td>"
+                     r"<td class=\"num\">5.67</td>", changes), changes
+    assert "Hours in event roles" not in changes  # unchanged figures are not listed
     listing = client.get("/records?year=2025&only=changed").get_data(as_text=True)
     assert "=Busy" in listing
 
@@ -154,6 +163,7 @@ def test_csv_is_formula_safe(app, client, login_as, data):
     busy = next(row for row in rows[1:] if row[0] == str(data["busy"]))
     assert busy[1] == "'=Busy"  # a spreadsheet must not run it as a formula
     assert busy[3:8] == ["30", "6", "5.50", "3.50", "9.00"]
+    assert busy[-1] == ""  # nothing signed, nothing changed
 
 
 def test_api_lists_records_for_hr_and_manager(app, client, data):

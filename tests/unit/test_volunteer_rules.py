@@ -5,7 +5,15 @@ from decimal import Decimal
 
 import pytest
 
-from engagement.records.rules import Figures, changed_since_signoff, estimated_hours
+from engagement.records.rules import (
+    FigureChange,
+    Figures,
+    changed_since_signoff,
+    changes_since_signoff,
+    describe_changes,
+    estimated_hours,
+    needs_signoff,
+)
 
 D = Decimal
 
@@ -47,3 +55,31 @@ def test_changed_figures_are_named():
     # The same amount written differently is not a change.
     assert changed_since_signoff(_figures(role_hours=D("4")), snapshot) == []
     assert changed_since_signoff(_figures(), {**snapshot, "answers": "junk"}) == ["answers"]
+
+
+def test_changes_carry_the_signed_and_the_current_value():
+    snapshot = _figures().snapshot()
+    changes = changes_since_signoff(_figures(role_hours=D("5.25"), events_attended=2), snapshot)
+    assert changes == [FigureChange("role_hours", "4.00", "5.25"),
+                       FigureChange("events_attended", 1, 2)]
+    # A figure the snapshot lacks (signed before it existed) is a change from nothing.
+    older = {k: v for k, v in snapshot.items() if k != "rewards_value"}
+    assert changes_since_signoff(_figures(), older) == [
+        FigureChange("rewards_value", None, "25.00")]
+    assert changes_since_signoff(_figures(), None) == []
+
+
+def test_changes_read_as_old_to_new():
+    assert describe_changes([FigureChange("answers", 30, 31),
+                             FigureChange("rewards_value", None, "25.00")]) == \
+        "answers 30 → 31; rewards_value — → 25.00"
+    assert describe_changes([]) == ""
+
+
+@pytest.mark.parametrize("signed,changes,waits", [
+    (False, [], True),
+    (True, [], False),
+    (True, [FigureChange("answers", 1, 2)], True),
+])
+def test_a_record_waits_for_signoff_when_unsigned_or_changed(signed, changes, waits):
+    assert needs_signoff(signed, changes) is waits
