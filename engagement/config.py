@@ -124,7 +124,11 @@ SETTINGS: tuple[Setting, ...] = (
     S("IMPORT_BATCH_ROWS", int, None,
       "rows per database batch of `import-community` (unset: the loader's own sizes)"),
     S("EVENT_OFFER_HOURS", int, 48,
-      "how long a freed seat stays offered to the next person on the waiting list"),
+      "how long a freed seat stays offered to the next person on the waiting list (never "
+      "past the event's start)"),
+    S("EVENT_ACTION_NEEDED_HOURS", int, 48,
+      "how long a calendar \"Accept\" holds the seat while the member adds the answers or "
+      "consents the event requires (never past the event's start)"),
     S("GDPR_ERASURE_KEY", str, None, "key of the hash that replaces erased members' platform "
       "ids (unset: `SECRET_KEY`; changing it forgets who was erased)"),
     # --- internal: set in code or instance/config.py, not from the environment
