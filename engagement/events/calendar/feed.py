@@ -39,8 +39,8 @@ def new_token() -> str:
     return signing.random_token(32)
 
 
-__all__ = ["CalendarFeed", "build_feed", "disable_feed", "feed_etag", "feed_of", "feed_rows", "in_feed",
-           "member_for_token", "reset_feed"]
+__all__ = ["CalendarFeed", "build_feed", "disable_feed", "feed_etag", "feed_of", "feed_rows",
+           "in_feed", "member_for_token", "reset_feed"]
 
 
 def feed_of(session: Session, member_id: int) -> CalendarFeed | None:
