@@ -33,7 +33,6 @@ STATUS_LABELS = {
     InvitationStatus.INVITED: _l("Invited"), InvitationStatus.ACCEPTED: _l("Accepted"),
     InvitationStatus.TENTATIVE: _l("Tentative"), InvitationStatus.DECLINED: _l("Declined"),
     InvitationStatus.WAITLISTED: _l("Waiting list"),
-    InvitationStatus.CANCELLED: _l("Withdrawn"),
     "offer_expired": _l("Offer expired"), "hold_expired": _l("Seat released (incomplete)"),
     "action_needed": _l("Accepted, action needed"),
 }
