@@ -132,7 +132,11 @@ SETTINGS: tuple[Setting, ...] = (
     S("IMPORT_BATCH_ROWS", int, None,
       "rows per database batch of `import-community` (unset: the loader's own sizes)"),
     S("EVENT_OFFER_HOURS", int, 48,
-      "how long a freed seat stays offered to the next person on the waiting list"),
+      "how long a freed seat stays offered to the next person on the waiting list (never "
+      "past the event's start)"),
+    S("EVENT_ACTION_NEEDED_HOURS", int, 48,
+      "how long a calendar \"Accept\" holds the seat while the member adds the answers or "
+      "consents the event requires (never past the event's start)"),
     S("CHECKIN_OPENS_HOURS", float, 3.0,
       "check-in (scan, door list, API) opens this many hours before an event starts"),
     S("CHECKIN_GRACE_HOURS", float, 24.0,

@@ -8,7 +8,9 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, TextIO
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
+from babel import dates as babel_dates
 from flask import Flask, request
 from flask_babel import format_date, format_datetime, format_decimal, format_percent, get_locale
 from markupsafe import Markup
@@ -28,6 +30,20 @@ def dt(value: datetime | None, fmt: str = "medium") -> str:
 
 def d(value: date | datetime | None, fmt: str = "medium") -> str:
     return "—" if value is None else format_date(value, fmt)
+
+
+def wall_clock(value: datetime, tz_name: str, fmt: str = "medium", locale: str = "en") -> str:
+    """A time on a zone's wall clock in `locale`: the date in `fmt` (short, medium, long,
+    full) and the time to the minute, or a CLDR pattern such as "HH:mm". Seconds mean
+    nothing to a reader of a deadline."""
+    tz = ZoneInfo(tz_name)
+    local = value.astimezone(tz)
+    if fmt not in ("short", "medium", "long", "full"):
+        return babel_dates.format_datetime(local, fmt, locale=locale)  # a pattern: "HH:mm"
+    time = babel_dates.format_time(local, "short", locale=locale)
+    return (babel_dates.get_datetime_format(fmt, locale=locale).replace("'", "")
+            .replace("{0}", time)
+            .replace("{1}", babel_dates.format_date(local, fmt, locale=locale)))
 
 
 def month_label(month: date) -> str:

@@ -115,6 +115,8 @@ class InvitationConsent(db.Model):
     text: Mapped[str] = mapped_column(Text)
     given: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who recorded it: "invitee", "api", or "manager <who>: <how the member gave it>".
+    source: Mapped[str | None] = mapped_column(String(200))
 
 
 class Invitation(db.Model):
@@ -144,6 +146,9 @@ class Invitation(db.Model):
     # A freed seat offered to this waitlisted person until then.
     offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A seat held for an answer still missing required answers or consents (a calendar
+    # "Accept"): the member completes it by then, or the seat goes to the waiting list.
+    action_needed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     rsvp_source: Mapped[str | None] = mapped_column(String(16))  # web | api | manager | calendar
     # Recorded at the door for a member who was not invited (see events/checkin/services.py).
     walk_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_time
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from .. import signing
 from ..community.models import Member
+from ..formatting import wall_clock
 from ..mail import outbox
 from ..mail.compose import build_message
 from ..mail.language import configured_mail_language
@@ -70,8 +71,8 @@ def when_text(event, lang: str) -> str:
         return (f"{format_date(start, 'full', locale=lang)}, "
                 f"{format_time(start, 'short', locale=lang)}–"
                 f"{format_time(end, 'short', locale=lang)} ({event.timezone})")
-    return (f"{format_datetime(start, 'medium', tzinfo=tz, locale=lang)} – "
-            f"{format_datetime(end, 'medium', tzinfo=tz, locale=lang)} ({event.timezone})")
+    return (f"{wall_clock(start, event.timezone, 'medium', lang)} – "
+            f"{wall_clock(end, event.timezone, 'medium', lang)} ({event.timezone})")
 
 
 def google_link(event) -> str:
@@ -114,6 +115,11 @@ def build_mail(event, recipient: Recipient, *, kind: str, now: datetime,
             kind=kind, event=event, name=recipient.name, url=url, when=when_text(event, lang),
             location=location_text(event.venue or "", event.address or ""),
             google_url=google_link(event), changed=set(changed), lang=lang,
+            # One tap from the mail: the page opens with the answer chosen (a GET never
+            # answers by itself, so link scanners cannot RSVP for the member).
+            accept_url=f"{url}?answer=accepted#rsvp", decline_url=f"{url}?answer=declined#rsvp",
+            deadline=(wall_clock(event.rsvp_deadline, event.timezone, "medium", lang)
+                      if event.rsvp_deadline else ""),
         )
         subject = _subject(kind, event, lang)
         # Rendered straight from the environment: mails are built outside requests too

@@ -198,7 +198,8 @@ def _render_detail(event: Event, *, preview=None, preview_error=None, segment_fo
         invite_form=InviteForm(formdata=None), segment_form=segment_form,
         confirm=ConfirmForm(), preview=preview, preview_error=preview_error,
         google_url=notifications.google_link(event),
-        consents=rsvp.event_consents(db.session, event.id)), status
+        consents=rsvp.event_consents(db.session, event.id),
+        incomplete=rsvp.incomplete(db.session, event.id)), status
 
 
 def _segment_choices() -> list[tuple[str, str]]:

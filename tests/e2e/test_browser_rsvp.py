@@ -127,3 +127,50 @@ def test_rsvp_accept_waitlist_decline_offer_on_a_phone(live_server, browser, scr
         assert _last_to(smtp_server, "ben@example.org", "Confirmed")
     finally:
         phone.close()
+
+
+def test_phone_consents_are_separate_labelled_checkboxes(live_server, browser, screenshot):
+    """Issue 12.5: on a 390 px phone the second consent's checkbox sat mid-sentence of the
+    first. Each consent is its own row: checkbox, label (tapping it ticks the box), link."""
+    app = live_server.app
+    with app.app_context():
+        values = rules.validate_event(rules.EventInput(
+            title="Summit", description="Talks.", venue="Haus am Dom", address="Köln",
+            starts_at=rules.parse_local("2030-11-05T18:00", BERLIN),
+            ends_at=rules.parse_local("2030-11-05T22:00", BERLIN), timezone="Europe/Berlin",
+            organizer_name="Team", organizer_email="events@example.org", capacity=5,
+            rsvp_deadline=rules.parse_local("2030-10-20T23:59", BERLIN)))
+        event = services.create_event(db.session, values, now=NOW, base_url="http://x")
+        db.session.add(EventConsent(event_id=event.id, key="photos", version=2, required=True,
+                                    text="Photos and video of me taken at the event may be "
+                                         "published on the community site."))
+        db.session.add(EventConsent(event_id=event.id, key="venue", version=1, required=False,
+                                    text="My name may be passed to the venue."))
+        services.publish_event(db.session, event, now=NOW)
+        anna = make_member(display_name="Anna", email="anna@example.org", locale="en")
+        services.invite(db.session, event, now=NOW, member_ids=[anna.id])
+        db.session.commit()
+        from engagement.events import notifications
+        from engagement.events.models import Invitation
+        inv = db.session.query(Invitation).one()
+        link = f"/i/{notifications.make_token(inv.id, inv.nonce)}"
+    phone = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844},
+                                is_mobile=True)
+    try:
+        p = phone.new_page()
+        p.goto(f"{live_server.url}{link}")
+        _no_horizontal_scroll(p)
+        first, second = p.locator("#consent_photos"), p.locator("#consent_venue")
+        label = p.locator("label[for=consent_photos]").bounding_box()
+        box1, box2 = first.bounding_box(), second.bounding_box()
+        assert box2["y"] >= label["y"] + label["height"]  # below the first text, not in it
+        assert abs(box1["x"] - box2["x"]) < 1  # both at the start of their own row
+        assert "Full text (version 2)" in p.locator(".consent").first.inner_text()
+        assert not re.search(r"\d:\d\d:\d\d", p.locator("main").inner_text())
+        p.click("label[for=consent_venue]")
+        assert second.is_checked() and not first.is_checked()
+        screenshot(p, "rsvp-consents-phone")
+        p.click("text=Full text (version 2)")
+        assert "Consent: full text" in p.locator("h1").inner_text()
+    finally:
+        phone.close()

@@ -235,3 +235,33 @@ def test_feed_rows_match_the_rule_on_both_databases(app_any):
                     if feed.in_feed(i.status, e.status, e.ends_at, e.cancelled_at, now)}
         assert {e.title for _i, e in rows} == expected == {
             "Berlin Evening", "Tokyo Lunch", "Called Off", "Recent Past"}
+
+
+def test_feed_ttl_is_an_rfc5545_duration(app, subscribed):
+    """Issue 12.7: X-PUBLISHED-TTL was written as a Python timedelta ("1:00:00")."""
+    data = app.test_client().get(f"/calendar/{subscribed['token']}.ics").data
+    assert b"X-PUBLISHED-TTL:PT1H\r\n" in data and b"1:00:00" not in data
+    assert b"REFRESH-INTERVAL;VALUE=DURATION:PT1H\r\n" in data
+
+
+def test_feed_etag_stays_while_nothing_changes(app, subscribed, monkeypatch):
+    """Issue 12.7: the ETag changed on every fetch although nothing changed (the links then
+    carried their signing time); an hour later, with nothing changed, it must be the same."""
+    import itsdangerous.timed
+
+    client = app.test_client()
+    url = f"/calendar/{subscribed['token']}.ics"
+    clock = [1_900_000_000.0]
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: clock[0])
+    first = client.get(url)
+    clock[0] += 3600
+    later = client.get(url)
+    assert later.headers["ETag"] == first.headers["ETag"]  # nothing changed
+    assert client.get(url, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    # A real change (the event moved) gives a new ETag.
+    with app.app_context():
+        from engagement.events.models import Event
+        event = db.session.scalar(db.select(Event).where(Event.title == "Tokyo Lunch"))
+        event.sequence += 1
+        db.session.commit()
+    assert client.get(url).headers["ETag"] != first.headers["ETag"]

@@ -150,8 +150,11 @@ def test_deadline_closes_and_plus_one_counts(app):
         assert rsvp.respond(db.session, b, "accepted", now=NOW, plus_one=True).status == (
             "waitlisted")
         assert rsvp.respond(db.session, c, "accepted", now=NOW).status == "waitlisted"
+        # After the deadline nobody new gets in and "maybe" is closed...
         with pytest.raises(rsvp.RsvpClosed):
-            rsvp.respond(db.session, a, "declined", now=NOW + timedelta(days=1))
+            rsvp.respond(db.session, c, "accepted", now=NOW + timedelta(days=1))
+        with pytest.raises(rsvp.RsvpClosed):
+            rsvp.respond(db.session, a, "tentative", now=NOW + timedelta(days=1))
         with pytest.raises(rsvp.RsvpNotAllowed):
             rsvp.respond(db.session, a, "maybe", now=NOW)
 

@@ -89,7 +89,37 @@ YES, MAYBE, NO = r.RsvpStatus.ACCEPTED, r.RsvpStatus.TENTATIVE, r.RsvpStatus.DEC
     # deadline and plus-one refusals come first, whatever the answer
     (dict(old=INV, wanted=YES, closed=True, seat_free=True), r.Action.REFUSE, r.Refusal.CLOSED,
      False),
-    (dict(old=A, wanted=NO, closed=True), r.Action.REFUSE, r.Refusal.CLOSED, False),
+    # issue 12.2: after the deadline a held seat can still be given back (until the start)
+    (dict(old=A, wanted=NO, closed=True), r.Action.DECLINE, None, True),
+    (dict(old=WL, wanted=NO, closed=True), r.Action.DECLINE, None, False),
+    (dict(old=A, wanted=MAYBE, closed=True), r.Action.REFUSE, r.Refusal.CLOSED, False),
+    (dict(old=A, wanted=NO, closed=True, started=True), r.Action.REFUSE, r.Refusal.STARTED,
+     False),
+    (dict(old=A, wanted=NO, closed=True, started=True, by_manager=True), r.Action.REFUSE,
+     r.Refusal.STARTED, False),
+    # ... an offered seat can be taken, a held incomplete seat completed; nothing else
+    (dict(old=WL, wanted=YES, closed=True, offer_held=True, seat_free=True), r.Action.ACCEPT,
+     None, False),
+    (dict(old=WL, wanted=YES, closed=True, seat_free=True), r.Action.REFUSE, r.Refusal.CLOSED,
+     False),
+    (dict(old=A, wanted=YES, closed=True, action_needed=True), r.Action.ACCEPT, None, False),
+    (dict(old=A, wanted=YES, closed=True), r.Action.REFUSE, r.Refusal.CLOSED, False),
+    (dict(old=A, wanted=YES, closed=True, action_needed=True, plus_one_allowed=True,
+          plus_one=True, plus_one_asked=True, seat_free=True), r.Action.REFUSE,
+     r.Refusal.CLOSED, False),
+    # ... and a manager may change any answer (audited by the service)
+    (dict(old=INV, wanted=YES, closed=True, seat_free=True, by_manager=True), r.Action.ACCEPT,
+     None, False),
+    (dict(old=D, wanted=MAYBE, closed=True, by_manager=True), r.Action.TENTATIVE, None, False),
+    # deliberate overbooking: a manager only, beyond capacity or ahead of the list
+    (dict(old=INV, wanted=YES, seat_free=False, capacity_limited=True, by_manager=True,
+          overbook=True), r.Action.ACCEPT, None, True),
+    (dict(old=INV, wanted=YES, seat_free=False, capacity_limited=True, overbook=True),
+     r.Action.WAITLIST, None, True),
+    (dict(old=WL, wanted=YES, seat_free=False, by_manager=True, overbook=True),
+     r.Action.ACCEPT, None, False),
+    (dict(old=INV, wanted=YES, plus_one_asked=True, by_manager=True, overbook=True),
+     r.Action.REFUSE, r.Refusal.PLUS_ONE_NOT_ALLOWED, False),
     (dict(old=INV, wanted=YES, plus_one_asked=True, seat_free=True), r.Action.REFUSE,
      r.Refusal.PLUS_ONE_NOT_ALLOWED, False),
     # a newcomer with a free seat and nobody waiting is in; otherwise waits
@@ -131,6 +161,55 @@ def test_decide(facts, action, reason, offer_waiting):
         action, reason, offer_waiting)
 
 
+def test_overbooking_is_flagged_only_when_beyond_capacity():
+    over = r.decide(r.RsvpFacts(old=INV, wanted=YES, plus_one_before=False, plus_one=False,
+                                seat_free=False, by_manager=True, overbook=True))
+    normal = r.decide(r.RsvpFacts(old=INV, wanted=YES, plus_one_before=False, plus_one=False,
+                                  seat_free=True, by_manager=True, overbook=True))
+    assert over.overbooked and not normal.overbooked
+
+
+@pytest.mark.parametrize("kw, answers", [
+    (dict(old=INV, closed=False, started=False), ("accepted", "tentative", "declined")),
+    (dict(old=A, closed=True, started=False), ("declined",)),
+    (dict(old=T, closed=True, started=False), ("declined",)),
+    (dict(old=D, closed=True, started=False), ()),
+    (dict(old=WL, closed=True, started=False, offer_held=True), ("accepted", "declined")),
+    (dict(old=A, closed=True, started=False, action_needed=True), ("accepted", "declined")),
+    (dict(old=A, closed=True, started=True), ()),
+])
+def test_open_answers_mirror_decide(kw, answers):
+    kw = {"offer_held": False, "action_needed": False, **kw}
+    assert tuple(a.value for a in r.open_answers(**kw)) == answers
+
+
+def test_offer_never_outlives_the_start():
+    start = NOW + timedelta(hours=5)
+    assert r.offer_expiry(NOW, 48, starts_at=start) == start
+    assert r.offer_expiry(NOW, 2, starts_at=start) == NOW + timedelta(hours=2)
+
+
+def test_missing_for_attendance():
+    consents = [r.Consent("photos", "Photos.", 2, True), r.Consent("news", "News.", 1, False)]
+    assert r.missing_for_attendance(QUESTIONS, {}, consents, {}) == ["q1", "consent:photos"]
+    assert r.missing_for_attendance(QUESTIONS, {"1": "vegan"}, consents,
+                                    {"photos": True}) == []
+    assert r.missing_for_attendance(QUESTIONS, {"1": "  "}, consents, {"photos": True}) == ["q1"]
+
+
+def test_tentative_is_not_asked_what_only_attendees_need():
+    assert r.clean_answers(QUESTIONS, {}, attending=False) == {}
+
+
+@pytest.mark.parametrize("status, source, needed, state", [
+    (D, "offer-expired", False, "offer_expired"), (D, "web", False, "declined"),
+    (A, "calendar", True, "action_needed"), (A, "calendar", False, "accepted"),
+    (INV, "hold-expired", False, "hold_expired"),
+])
+def test_display_state(status, source, needed, state):
+    assert r.display_state(status, source=source, action_needed=needed) == state
+
+
 @pytest.mark.parametrize("action, status, leaves", [
     (r.Action.ACCEPT, A, True), (r.Action.WAITLIST, WL, False),
     (r.Action.KEEP_WAITING, WL, False), (r.Action.TENTATIVE, T, True),
@@ -166,3 +245,8 @@ def test_plus_one_after(asked, before, allowed, after):
 ])
 def test_mail_kind(status, old, kind):
     assert r.mail_kind(status, old) == kind
+
+
+def test_mail_kind_action_needed():
+    assert r.mail_kind(A, INV, action_needed=True) == "action-needed"
+    assert r.mail_kind(D, A, action_needed=True) == "declined"

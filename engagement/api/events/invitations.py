@@ -199,7 +199,7 @@ def api_rsvp(invitation_id: int):
         raise invalid("answers", "must be an object {question id: answer}")
     try:
         result = rsvp.respond(db.session, invitation, status, now=utcnow(), answers=answers,
-                              plus_one=plus_one, source="api")
+                              plus_one=plus_one, source="api", by_manager=True)
     except rsvp.RsvpClosed as exc:
         raise ApiError(409, str(exc), "closed") from None
     except rsvp.RsvpNotAllowed as exc:

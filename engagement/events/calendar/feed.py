@@ -17,11 +17,12 @@ whoever reads the feed must not be able to answer the invitation or check the me
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar
+from icalendar import Calendar, vDuration
 from icalendar import Event as VEvent
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -42,8 +43,9 @@ def new_token() -> str:
     return signing.random_token(32)
 
 
-__all__ = ["CalendarFeed", "build_feed", "details_token", "disable_feed", "feed_of",
-           "feed_rows", "in_feed", "member_for_token", "read_details_token", "reset_feed"]
+__all__ = ["CalendarFeed", "build_feed", "details_token", "disable_feed", "feed_etag",
+           "feed_of", "feed_rows", "in_feed", "member_for_token", "read_details_token",
+           "reset_feed"]
 
 
 def details_token(event_id: int) -> str:
@@ -141,7 +143,8 @@ def build_feed(events: Sequence[tuple[Event, str | None]], *, name: str) -> byte
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", name)
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-    cal.add("x-published-ttl", REFRESH)
+    # An X- property is text unless typed: a bare timedelta would be written "1:00:00".
+    cal.add("x-published-ttl", vDuration(REFRESH))
     first_year: dict[str, int] = {}
     for event, _url in events:
         if event.timezone != "UTC":
@@ -152,6 +155,15 @@ def build_feed(events: Sequence[tuple[Event, str | None]], *, name: str) -> byte
     for event, url in events:
         cal.add_component(_vevent(event, url))
     return cal.to_ical()
+
+
+def feed_etag(rows: Sequence[tuple[Invitation, Event]], *, name: str) -> str:
+    """An ETag that changes only when the feed's content does: the feed built with a
+    stable stand-in for each personal link (the signed links carry their signing time, so
+    the served bytes differ from second to second while nothing changed)."""
+    stable = build_feed([(event, f"urn:engagement:invitation:{inv.id}:{inv.nonce}")
+                         for inv, event in rows], name=name)
+    return hashlib.sha256(stable).hexdigest()
 
 
 def _vevent(event: Event, url: str | None) -> VEvent:

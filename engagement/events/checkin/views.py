@@ -77,12 +77,15 @@ def ticket(token: str):
     if invitation is None:
         return render_template("events/invitation_invalid.html", reason=status), status
     svg = url = None
-    if (invitation.status == InvitationStatus.ACCEPTED
+    # A seat held after a calendar "Accept" gets its ticket once the answers are complete.
+    action_needed = invitation.action_needed_until is not None
+    if (invitation.status == InvitationStatus.ACCEPTED and not action_needed
             and invitation.event.status != EventStatus.CANCELLED):
         url = tickets.checkin_url(invitation.id, invitation.nonce)
         svg = qr.qr_svg(url)
     return render_template("events/checkin/ticket.html", invitation=invitation,
-                           event=invitation.event, token=token, qr_svg=svg, checkin_url=url)
+                           event=invitation.event, token=token, qr_svg=svg, checkin_url=url,
+                           action_needed=action_needed)
 
 
 def _scanned(token: str):

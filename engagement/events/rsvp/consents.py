@@ -26,8 +26,9 @@ def current_consents(session: Session, invitation_id: int) -> dict[str, Invitati
 
 
 def record_consents(session: Session, inv: Invitation, defs: list[EventConsent],
-                    given: dict[str, bool], *, now: datetime) -> bool:
-    """Record the answers that differ from the latest ones; True when any was recorded."""
+                    given: dict[str, bool], *, now: datetime, source: str | None = None) -> bool:
+    """Record the answers that differ from the latest ones, with who recorded them
+    (`source`); True when any was recorded."""
     latest = current_consents(session, inv.id)
     changed = False
     for c in defs:
@@ -36,7 +37,8 @@ def record_consents(session: Session, inv: Invitation, defs: list[EventConsent],
             continue
         # A new row per change: the history shows which text was agreed to, and when.
         session.add(InvitationConsent(invitation_id=inv.id, key=c.key, version=c.version,
-                                      text=c.text, given=given[c.key], at=now))
+                                      text=c.text, given=given[c.key], at=now,
+                                      source=(source or "")[:200] or None))
         changed = True
     return changed
 

@@ -27,6 +27,22 @@ class ManagerRsvpForm(FlaskForm):
         (RsvpStatus.DECLINED.value, _l("Declined"))], validators=[DataRequired()])
 
 
+class ManagerAnswerForm(FlaskForm):
+    """A manager's full answer on a member's behalf: answers, consents with how the member
+    gave them, and a deliberate overbooking with its reason (all audited)."""
+
+    status = SelectField(_l("Answer"), choices=[
+        (RsvpStatus.ACCEPTED.value, _l("Accepted")), (RsvpStatus.TENTATIVE.value, _l("Tentative")),
+        (RsvpStatus.DECLINED.value, _l("Declined"))], validators=[DataRequired()])
+    plus_one = BooleanField(_l("Brings a plus-one"))
+    consent_source = StringField(
+        _l("How did the member give these consents?"), validators=[Length(max=160)],
+        description=_l("For example “by phone on 3 May” or “signed form at the desk”. "
+                       "Needed to record consents; stored with each one."))
+    overbook = BooleanField(_l("Seat beyond capacity (overbook)"))
+    overbook_reason = StringField(_l("Reason for overbooking"), validators=[Length(max=200)])
+
+
 class ConsentForm(FlaskForm):
     """A consent the event asks for; changing the text makes a new version."""
 

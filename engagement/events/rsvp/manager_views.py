@@ -1,13 +1,24 @@
 """The manager's RSVP tools: CSV export with answers, remind non-responders, answer on a
-member's behalf, the event's consents and the waiting-list order (routes on `events`)."""
+member's behalf (quick, or in full with consents and overbooking), the event's consents and
+the waiting-list order (routes on `events`)."""
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Iterator
 
-from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
+from flask import (
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from ... import audit
 from ...extensions import db
@@ -20,7 +31,7 @@ from ..blueprint import bp, event_or_404, status_label
 from ..models import Invitation
 from . import consents as consent_services
 from . import services as rsvp
-from .forms import ConsentForm, ManagerRsvpForm
+from .forms import ConsentForm, ManagerAnswerForm, ManagerRsvpForm
 
 CSV_HEADER = ["invitation_id", "member_id", "name", "email", "status", "waitlist_position",
               "plus_one", "responded_at", "source", "checked_in_at"]
@@ -101,10 +112,11 @@ def manager_rsvp(event_id: int, invitation_id: int):
         flash(_("Choose an answer."), "error")
         return _back(event.id)
     try:
+        # On the member's behalf: also after the deadline (audited as such).
         result = rsvp.respond(db.session, invitation, form.status.data, now=utcnow(),
-                              source="manager")
-    except rsvp.RsvpClosed:
-        flash(_("RSVPs for this event are closed."), "error")
+                              source="manager", by_manager=True)
+    except rsvp.RsvpClosed as exc:
+        flash(_(str(exc)), "error")
         return _back(event.id)
     except rsvp.RsvpNotAllowed as exc:
         db.session.rollback()
@@ -112,6 +124,73 @@ def manager_rsvp(event_id: int, invitation_id: int):
         return _back(event.id)
     flash(_("Answer recorded: %(status)s.", status=_status_text(result)), "success")
     return _back(event.id)
+
+
+def _manager_label() -> str:
+    return getattr(current_user, "email", None) or f"user {getattr(current_user, 'id', '?')}"
+
+
+@bp.route("/events/<int:event_id>/invitations/<int:invitation_id>/answer",
+          methods=["GET", "POST"])
+@roles_required(Role.MANAGER)
+def manager_answer(event_id: int, invitation_id: int):
+    """The full answer on a member's behalf: questions, consents (with how the member gave
+    them), and a deliberate overbooking with its reason."""
+    event = event_or_404(event_id)
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.event_id != event.id:
+        abort(404)
+    consents = rsvp.event_consents(db.session, event.id)
+    latest = rsvp.current_consents(db.session, invitation.id)
+    form = ManagerAnswerForm(formdata=request.form if request.method == "POST" else None)
+    errors: list[str] = []
+    answers = invitation.answers or {}
+    given = {k: c.given for k, c in latest.items()}
+    if request.method == "GET":
+        form.status.data = "accepted" if str(invitation.status) in ("accepted", "waitlisted") \
+            else (str(invitation.status) if str(invitation.status) in ("tentative", "declined")
+                  else "accepted")
+        form.plus_one.data = bool(invitation.plus_one)
+    elif form.validate():
+        answers = {k[1:]: v for k, v in request.form.items()
+                   if k.startswith("q") and k[1:].isdigit()}
+        given = {c.key: request.form.get(f"consent_{c.key}") == "1" for c in consents}
+        note = (form.consent_source.data or "").strip()
+        reason = (form.overbook_reason.data or "").strip() if form.overbook.data else ""
+        if any(given.values()) and not note:
+            errors.append(_("Say how the member gave the consents (e.g. by phone on 3 May)."))
+        if form.overbook.data and not reason:
+            errors.append(_("Give a reason for seating this member beyond capacity."))
+        if not errors:
+            try:
+                result = rsvp.respond(
+                    db.session, invitation, form.status.data, now=utcnow(), answers=answers,
+                    plus_one=bool(form.plus_one.data),
+                    consents=given if note else None, source="manager", by_manager=True,
+                    overbook_reason=reason or None,
+                    consent_source=f"manager {_manager_label()}: {note}" if note else None)
+            except rsvp.RsvpInvalid as exc:
+                db.session.rollback()
+                errors += _invalid_texts(exc.errors, event)
+            except (rsvp.RsvpClosed, rsvp.RsvpNotAllowed) as exc:
+                db.session.rollback()
+                errors.append(_(str(exc)))
+            else:
+                flash(_("Answer recorded: %(status)s.", status=_status_text(result)), "success")
+                return _back(event.id)
+    else:
+        errors.append(_("Choose an answer."))
+    return render_template(
+        "events/manager_answer.html", event=event, invitation=invitation, form=form,
+        consents=consents, latest=latest, given=given, answers=answers,
+        errors=errors), 422 if errors else 200
+
+
+def _invalid_texts(errors: dict[str, str], event) -> list[str]:
+    labels = {f"q{q.id}": q.label for q in event.questions}
+    return [_("Required consent not given: %(key)s", key=k.split(":", 1)[1])
+            if k.startswith("consent:") else _("Please answer: %(q)s", q=labels.get(k, k))
+            for k in errors]
 
 
 @bp.route("/events/<int:event_id>/invitations/<int:invitation_id>/reissue", methods=["POST"])

@@ -14,6 +14,9 @@ from ..rules import EventStatus, InvitationStatus
 
 MAX_ANSWER_LENGTH = 2000
 DEFAULT_OFFER_HOURS = 48
+DEFAULT_ACTION_NEEDED_HOURS = 48
+OFFER_EXPIRED_SOURCE = "offer-expired"  # rsvp_source of an offer nobody took in time
+HOLD_EXPIRED_SOURCE = "hold-expired"    # rsvp_source of an incomplete answer that lapsed
 
 
 class RsvpRuleError(ValueError):
@@ -25,8 +28,14 @@ class RsvpRuleError(ValueError):
 
 
 def is_closed(*, deadline: datetime | None, starts_at: datetime, now: datetime) -> bool:
-    """RSVPs close at the deadline, or at the start when there is none."""
+    """New answers close at the deadline, or at the start when there is none (declining
+    and cancelling stay possible until the start: see `decide`)."""
     return now >= (deadline or starts_at)
+
+
+def has_started(*, starts_at: datetime, now: datetime) -> bool:
+    """From the start on no answer changes any more (the door list takes over)."""
+    return now >= starts_at
 
 
 def seats_needed(plus_one: bool) -> int:
@@ -65,8 +74,11 @@ def offers_to_make(*, capacity: int | None, taken: int, reserved: int,
     return n
 
 
-def offer_expiry(now: datetime, hours: int) -> datetime:
-    return now + timedelta(hours=max(1, int(hours)))
+def offer_expiry(now: datetime, hours: int, *, starts_at: datetime | None = None) -> datetime:
+    """Until when a freed seat (or an incomplete answer's seat) is held: `hours` from now,
+    but never past the event's start, where nobody can take a seat any more."""
+    until = now + timedelta(hours=max(1, int(hours)))
+    return until if starts_at is None else min(until, starts_at)
 
 
 @dataclass(frozen=True)
@@ -88,7 +100,8 @@ class Consent:
 
 def clean_answers(questions: Sequence[Question], raw: Mapping[str, object] | None, *,
                   attending: bool) -> dict[str, str]:
-    """{question id (str): answer}; required questions only bind people who attend."""
+    """{question id (str): answer}; required questions only bind people who attend (a
+    "yes": a "maybe" is not asked for what only attendees need)."""
     raw = raw or {}
     answers: dict[str, str] = {}
     errors: dict[str, str] = {}
@@ -123,6 +136,19 @@ def check_consents(consents: Sequence[Consent], given: Mapping[str, bool] | None
     return result
 
 
+def missing_for_attendance(questions: Sequence[Question], answers: Mapping[str, str] | None,
+                           consents: Sequence[Consent],
+                           given: Mapping[str, bool] | None) -> list[str]:
+    """What an attendee still owes: "q<id>" of unanswered required questions and
+    "consent:<key>" of required consents not given (to the current version)."""
+    answers = answers or {}
+    given = given or {}
+    missing = [f"q{q.id}" for q in questions
+               if q.required and not str(answers.get(str(q.id), "")).strip()]
+    missing += [f"consent:{c.key}" for c in consents if c.required and not given.get(c.key)]
+    return missing
+
+
 # --- the answer's state machine ----------------------------------------------------------
 
 class RsvpStatus(enum.StrEnum):
@@ -140,13 +166,15 @@ class Refusal(enum.Enum):
     EVENT_NOT_PUBLISHED = "The event is not published."
     INVITATION_WITHDRAWN = "The invitation was withdrawn."
     CLOSED = "RSVPs for this event are closed."
+    STARTED = "The event has started: answers can no longer change."
     PLUS_ONE_NOT_ALLOWED = "This event does not allow a plus-one."
     NO_SEAT_FOR_PLUS_ONE = "There is no seat left for a plus-one."
 
     @property
     def closed(self) -> bool:
-        """The deadline passed (RsvpClosed) rather than the answer being impossible."""
-        return self is Refusal.CLOSED
+        """The deadline passed or the event started (RsvpClosed) rather than the answer
+        being impossible."""
+        return self in (Refusal.CLOSED, Refusal.STARTED)
 
 
 class Action(enum.Enum):
@@ -175,6 +203,10 @@ class RsvpFacts:
     offer_held: bool = False     # a waitlisted person's offer is open
     others_waiting: bool = False  # somebody is on the waiting list
     capacity_limited: bool = False  # the event has a capacity
+    started: bool = False        # the event has started
+    by_manager: bool = False     # a manager answers on the invitee's behalf
+    overbook: bool = False       # the manager seats them beyond capacity (with a reason)
+    action_needed: bool = False  # holds a seat whose answers or consents are incomplete
 
 
 @dataclass(frozen=True)
@@ -184,6 +216,7 @@ class Decision:
     action: Action
     reason: Refusal | None = None
     offer_waiting: bool = False  # a seat may be free now: offer it to the waiting list
+    overbooked: bool = False     # seated beyond capacity (or ahead of the list) by a manager
 
     @property
     def status(self) -> InvitationStatus | None:
@@ -219,10 +252,37 @@ def plus_one_after(asked: bool | None, before: bool, allowed: bool) -> bool:
     return wanted and allowed
 
 
+def allowed_after_deadline(f: RsvpFacts) -> bool:
+    """After the deadline (before the start) an invitee may still say no or cancel, take
+    a seat offered to them, or complete the answer of a seat they hold; managers may
+    change any answer (audited)."""
+    if f.by_manager or f.wanted == RsvpStatus.DECLINED:
+        return True
+    if f.wanted != RsvpStatus.ACCEPTED:
+        return False
+    if f.old == InvitationStatus.WAITLISTED:
+        return f.offer_held
+    return (f.old == InvitationStatus.ACCEPTED and f.action_needed
+            and f.plus_one == f.plus_one_before)
+
+
 def decide(f: RsvpFacts) -> Decision:
     """The answer's outcome from the facts (a pure state machine; see the unit table)."""
-    if f.closed:
+    if f.started:
+        return Decision(Action.REFUSE, Refusal.STARTED)
+    if f.closed and not allowed_after_deadline(f):
         return Decision(Action.REFUSE, Refusal.CLOSED)
+    decision = _decide_open(f)
+    if (f.overbook and f.by_manager and f.wanted == RsvpStatus.ACCEPTED
+            and decision.action in (Action.WAITLIST, Action.KEEP_WAITING, Action.REFUSE)
+            and decision.reason in (None, Refusal.NO_SEAT_FOR_PLUS_ONE)):
+        # Deliberately beyond capacity (or ahead of the waiting list): the service
+        # demands and audits the manager's reason.
+        return Decision(Action.ACCEPT, overbooked=True, offer_waiting=decision.offer_waiting)
+    return decision
+
+
+def _decide_open(f: RsvpFacts) -> Decision:
     if f.plus_one_asked and not f.plus_one_allowed:
         return Decision(Action.REFUSE, Refusal.PLUS_ONE_NOT_ALLOWED)
     if f.wanted != RsvpStatus.ACCEPTED:
@@ -244,8 +304,45 @@ def decide(f: RsvpFacts) -> Decision:
     return Decision(action, offer_waiting=f.capacity_limited)
 
 
-def mail_kind(status: InvitationStatus, old: InvitationStatus) -> str:
-    """Which RSVP mail confirms the new status ("declined" cancels a held place)."""
+def open_answers(*, old: InvitationStatus, closed: bool, started: bool, offer_held: bool,
+                 action_needed: bool) -> tuple[RsvpStatus, ...]:
+    """The answers an invitee may give now (the form's choices; mirrors `decide`): all
+    before the deadline; after it, until the start, "no" (cancel) for anyone not already
+    out, and "yes" to take an offered seat or complete a held one."""
+    if started:
+        return ()
+    if not closed:
+        return (RsvpStatus.ACCEPTED, RsvpStatus.TENTATIVE, RsvpStatus.DECLINED)
+    answers = []
+    if ((old == InvitationStatus.WAITLISTED and offer_held)
+            or (old == InvitationStatus.ACCEPTED and action_needed)):
+        answers.append(RsvpStatus.ACCEPTED)
+    if old != InvitationStatus.DECLINED:
+        answers.append(RsvpStatus.DECLINED)
+    return tuple(answers)
+
+
+def mail_kind(status: InvitationStatus, old: InvitationStatus, *,
+              action_needed: bool = False) -> str:
+    """Which RSVP mail confirms the new status ("declined" cancels a held place;
+    "action-needed" asks a seat holder for the answers or consents still missing)."""
     if status == InvitationStatus.DECLINED and old != InvitationStatus.ACCEPTED:
         return "declined-plain"
+    if status == InvitationStatus.ACCEPTED and action_needed:
+        return "action-needed"
     return str(status)
+
+
+def display_state(status: InvitationStatus | str, *, source: str | None = None,
+                  action_needed: bool = False) -> str:
+    """What a person reads as the answer's state: the status, except an offer nobody took
+    ("offer_expired", not "declined") and a held seat still missing answers
+    ("action_needed")."""
+    status = str(status)
+    if status == InvitationStatus.DECLINED and source == OFFER_EXPIRED_SOURCE:
+        return "offer_expired"
+    if status == InvitationStatus.INVITED and source == HOLD_EXPIRED_SOURCE:
+        return "hold_expired"
+    if status == InvitationStatus.ACCEPTED and action_needed:
+        return "action_needed"
+    return status

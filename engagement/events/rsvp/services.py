@@ -22,6 +22,7 @@ from .consents import current_consents, event_consents, record_consents
 from .mails import MAIL_KIND, send_rsvp_mail
 from .rules import RsvpStatus
 from .waitlist import (
+    action_needed_hours,
     expire_event_offers,
     expire_locked,
     expire_offers,
@@ -34,7 +35,7 @@ from .waitlist import (
     waitlist_length,
 )
 
-__all__ = ["MAIL_KIND", "RsvpClosed", "RsvpInvalid", "RsvpNotAllowed", "RsvpResult",
+__all__ = ["MAIL_KIND", "RsvpClosed", "incomplete", "RsvpInvalid", "RsvpNotAllowed", "RsvpResult",
            "RsvpStatus", "current_consents", "event_consents", "expire_event_offers",
            "expire_offers", "offer_free_seats", "respond"]
 
@@ -63,6 +64,9 @@ class RsvpResult:
     waitlist_position: int | None
     changed: bool
     promoted: list[int] = field(default_factory=list)  # invitation ids offered a seat
+    # The seat is held until then while required answers or consents are missing.
+    action_needed_until: datetime | None = None
+    missing: list[str] = field(default_factory=list)  # "q<id>" / "consent:<key>"
 
 
 def _refuse(reason: rules.Refusal) -> None:
@@ -77,7 +81,8 @@ def _questions(event: Event) -> list[rules.Question]:
 
 
 def _facts(session: Session, event: Event, inv: Invitation, wanted: RsvpStatus,
-           plus_one: bool | None, *, now: datetime) -> rules.RsvpFacts:
+           plus_one: bool | None, *, now: datetime, by_manager: bool = False,
+           overbook: bool = False) -> rules.RsvpFacts:
     """What `rules.decide` needs, read under the event's lock."""
     new_plus = rules.plus_one_after(plus_one, bool(inv.plus_one), event.plus_one_allowed)
     seat_free = others_waiting = False
@@ -94,7 +99,10 @@ def _facts(session: Session, event: Event, inv: Invitation, wanted: RsvpStatus,
                                now=now),
         seat_free=seat_free,
         offer_held=inv.offer_expires_at is not None and inv.offer_expires_at > now,
-        others_waiting=others_waiting, capacity_limited=bool(event.capacity))
+        others_waiting=others_waiting, capacity_limited=bool(event.capacity),
+        started=rules.has_started(starts_at=event.starts_at, now=now),
+        by_manager=by_manager, overbook=overbook,
+        action_needed=inv.action_needed_until is not None and inv.action_needed_until > now)
 
 
 def _apply(session: Session, event: Event, inv: Invitation, decision: rules.Decision,
@@ -117,45 +125,88 @@ def _load_locked(session: Session, invitation: Invitation) -> tuple[Event, Invit
     return event, inv
 
 
+def _missing(session: Session, event: Event, inv: Invitation, answers: dict | None,
+             defs: list[EventConsent], given: dict[str, bool] | None) -> list[str]:
+    """What a seat holder still owes: required answers, and required consents given to
+    the current version (`given` None: the latest recorded answers count)."""
+    if given is None:
+        defs = event_consents(session, event.id)
+        latest = current_consents(session, inv.id)
+        given = {c.key: bool(latest.get(c.key) and latest[c.key].given
+                             and latest[c.key].version == c.version) for c in defs}
+    return rules.missing_for_attendance(
+        _questions(event), answers,
+        [rules.Consent(c.key, c.text, c.version, c.required) for c in defs], given)
+
+
 def respond(session: Session, invitation: Invitation, status: RsvpStatus | str, *,
             now: datetime, answers: Mapping[str, object] | None = None,
             plus_one: bool | None = None, consents: Mapping[str, bool] | None = None,
-            source: str = "web", actor: str | None = None) -> RsvpResult:
+            source: str = "web", actor: str | None = None, by_manager: bool = False,
+            overbook_reason: str | None = None,
+            consent_source: str | None = None) -> RsvpResult:
     """Answer an invitation. `answers`/`plus_one`/`consents` None keep what was given before
-    (calendar replies carry none of them). Raises RsvpClosed, RsvpNotAllowed, RsvpInvalid."""
+    (calendar replies carry none of them): an accept that leaves required answers or
+    consents missing holds the seat for a limited time ("action needed") and mails the
+    member a link to complete it. `by_manager` answers on the member's behalf (also after
+    the deadline); `overbook_reason` seats them beyond capacity. `consent_source` is
+    recorded with consent answers (who, and how the member gave them).
+    Raises RsvpClosed, RsvpNotAllowed, RsvpInvalid."""
     try:
         wanted = RsvpStatus(str(status))
     except ValueError as exc:
         raise RsvpNotAllowed(f"unknown answer {status!r}") from exc
+    overbook_reason = (overbook_reason or "").strip() or None
+    if overbook_reason is not None and not by_manager:
+        raise RsvpNotAllowed("Only a manager can seat someone beyond capacity.")
     event, inv = _load_locked(session, invitation)
     refusal = rules.why_not_answerable(event.status, inv.status)
     if refusal is not None:
         _refuse(refusal)
     expire_locked(session, event, now=now)
     session.refresh(inv)
-    facts = _facts(session, event, inv, wanted, plus_one, now=now)
+    facts = _facts(session, event, inv, wanted, plus_one, now=now, by_manager=by_manager,
+                   overbook=overbook_reason is not None)
     decision = rules.decide(facts)
     # Order callers see: closed and plus-one refusals first, then invalid answers, then a
     # missing seat.
-    if decision.reason in (rules.Refusal.CLOSED, rules.Refusal.PLUS_ONE_NOT_ALLOWED):
+    if decision.reason in (rules.Refusal.CLOSED, rules.Refusal.STARTED,
+                           rules.Refusal.PLUS_ONE_NOT_ALLOWED):
         _refuse(decision.reason)
-    attending = wanted in (RsvpStatus.ACCEPTED, RsvpStatus.TENTATIVE)
+    # Only a "yes" binds what attendees need; a "maybe" need not answer them yet.
+    attending = wanted == RsvpStatus.ACCEPTED
     new_answers = (rules.clean_answers(_questions(event), answers, attending=attending)
                    if answers is not None else inv.answers)
     defs = event_consents(session, event.id) if consents is not None else []
     given = (rules.check_consents(
         [rules.Consent(c.key, c.text, c.version, c.required) for c in defs], consents,
-        attending=wanted == RsvpStatus.ACCEPTED) if consents is not None else {})
+        attending=attending) if consents is not None else {})
     if decision.reason is not None:
         _refuse(decision.reason)
     before = {"status": str(inv.status), "plus_one": bool(inv.plus_one),
               "waitlist_position": inv.waitlist_position}
+    if inv.action_needed_until is not None:
+        before["action_needed_until"] = inv.action_needed_until
     _apply(session, event, inv, decision, facts.plus_one)
-    consents_changed = record_consents(session, inv, defs, given, now=now) if defs else False
+    consents_changed = (record_consents(session, inv, defs, given, now=now,
+                                        source=consent_source or source)
+                        if defs else False)
     answers_changed = new_answers != inv.answers
     inv.answers = new_answers
+    missing = (_missing(session, event, inv, new_answers, defs,
+                        given if consents is not None else None)
+               if inv.status == InvitationStatus.ACCEPTED else [])
+    held_before = inv.action_needed_until
+    if missing:
+        # Keep the first hold: answering again by calendar does not extend it.
+        if held_before is None or held_before <= now:
+            inv.action_needed_until = rules.offer_expiry(now, action_needed_hours(),
+                                                         starts_at=event.starts_at)
+    else:
+        inv.action_needed_until = None
+    hold_changed = inv.action_needed_until != held_before
     changed = (inv.status != facts.old or bool(inv.plus_one) != before["plus_one"]
-               or answers_changed or consents_changed)
+               or answers_changed or consents_changed or hold_changed)
     if changed:
         inv.responded_at = now
         inv.rsvp_source = source[:16]
@@ -168,11 +219,30 @@ def respond(session: Session, invitation: Invitation, status: RsvpStatus | str, 
             after["answers"] = new_answers
         if consents_changed:
             after["consents"] = given
+            after["consent_source"] = consent_source or source
+        if missing:
+            after["action_needed_until"] = inv.action_needed_until
+            after["missing"] = missing
+        if by_manager:
+            after["by_manager"] = True
+            if facts.closed:
+                after["after_deadline"] = True
+        if decision.overbooked:
+            after["overbooked"] = overbook_reason
         audit.record(session, "invitation.rsvp", "invitation", inv.id, before=before,
                      after=after, actor=actor, at=now)
-        send_rsvp_mail(session, event, inv, rules.mail_kind(inv.status, facts.old), now=now)
+        send_rsvp_mail(session, event, inv, rules.mail_kind(
+            inv.status, facts.old, action_needed=bool(missing)), now=now)
     session.flush()
-    return RsvpResult(inv.id, inv.status, inv.waitlist_position, changed, promoted)
+    return RsvpResult(inv.id, inv.status, inv.waitlist_position, changed, promoted,
+                      inv.action_needed_until, missing)
+
+
+def incomplete(session: Session, event_id: int) -> list[Invitation]:
+    """Seat holders whose answer still misses required answers or consents (for managers)."""
+    return list(session.scalars(select(Invitation).where(
+        Invitation.event_id == event_id, Invitation.status == InvitationStatus.ACCEPTED,
+        Invitation.action_needed_until.is_not(None)).order_by(Invitation.action_needed_until)))
 
 
 def status_counts(session: Session, event_id: int) -> dict[str, int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app, has_app_context
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ... import audit
@@ -29,6 +29,13 @@ def offer_hours() -> int:
     if has_app_context():
         return int(current_app.config["EVENT_OFFER_HOURS"])
     return rules.DEFAULT_OFFER_HOURS
+
+
+def action_needed_hours() -> int:
+    """How long a calendar "Accept" with missing answers or consents holds the seat."""
+    if has_app_context():
+        return int(current_app.config["EVENT_ACTION_NEEDED_HOURS"])
+    return rules.DEFAULT_ACTION_NEEDED_HOURS
 
 
 def lock_event(session: Session, event_id: int) -> Event:
@@ -108,6 +115,8 @@ def leave_waitlist(session: Session, inv: Invitation) -> None:
 def make_offers(session: Session, event: Event, *, now: datetime) -> list[int]:
     """Offer freed seats to the head of the waiting list, in order (caller holds the lock)."""
     session.flush()
+    if rules.has_started(starts_at=event.starts_at, now=now):
+        return []  # nobody can take a seat any more: an offer would promise nothing
     taken, reserved = seats(session, event.id)
     free = None if event.capacity is None else event.capacity - taken - reserved
     if free is not None and free <= 0:
@@ -120,7 +129,8 @@ def make_offers(session: Session, event: Event, *, now: datetime) -> list[int]:
     head = session.scalars(query.limit(free if free is not None else 1000)).all()
     n = rules.offers_to_make(capacity=event.capacity, taken=taken, reserved=reserved,
                              queue=[bool(i.plus_one) for i in head])
-    expires = rules.offer_expiry(now, offer_hours())
+    # Never past the start: the mail states when the offer really ends.
+    expires = rules.offer_expiry(now, offer_hours(), starts_at=event.starts_at)
     offered = []
     for inv in head[:n]:
         inv.offer_expires_at = expires
@@ -142,44 +152,67 @@ def offer_free_seats(session: Session, event: Event, *, now: datetime) -> list[i
     return make_offers(session, event, now=now)
 
 
+def _due(event_id: int | None, now: datetime):
+    """Expired offers and lapsed holds of incomplete answers (of one event, or all)."""
+    query = select(Invitation).where(or_(
+        (Invitation.status == W) & Invitation.offer_expires_at.is_not(None)
+        & (Invitation.offer_expires_at <= now),
+        (Invitation.status == InvitationStatus.ACCEPTED)
+        & Invitation.action_needed_until.is_not(None)
+        & (Invitation.action_needed_until <= now)))
+    return query if event_id is None else query.where(Invitation.event_id == event_id)
+
+
 def expire_locked(session: Session, event: Event, *, now: datetime) -> int:
-    """Pass on the event's expired offers (caller holds the lock); returns how many."""
-    expired = session.scalars(select(Invitation).where(
-        Invitation.event_id == event.id, Invitation.status == W,
-        Invitation.offer_expires_at.is_not(None), Invitation.offer_expires_at <= now)
-        .order_by(Invitation.waitlist_position).execution_options(populate_existing=True)).all()
-    if not expired:
+    """Pass on the event's expired offers and lapsed incomplete holds (caller holds the
+    lock); returns how many."""
+    due = session.scalars(_due(event.id, now).order_by(Invitation.waitlist_position,
+                                                      Invitation.id)
+                          .execution_options(populate_existing=True)).all()
+    if not due:
         return 0
+    expired = [i for i in due if i.status == W]
+    lapsed = [i for i in due if i.status == InvitationStatus.ACCEPTED]
     for inv in expired:
         # An unanswered offer ends the place on the list: the seat passes to the next person.
         leave_waitlist(session, inv)
         session.flush()
         inv.status = InvitationStatus.DECLINED
         inv.responded_at = now
-        inv.rsvp_source = "offer-expired"
+        inv.rsvp_source = rules.OFFER_EXPIRED_SOURCE
         send_rsvp_mail(session, event, inv, "expired", now=now)
+    for inv in lapsed:
+        # The answer was never completed: the seat is released, the member may answer
+        # again while RSVPs are open.
+        inv.status = InvitationStatus.INVITED
+        inv.action_needed_until = None
+        inv.responded_at = now
+        inv.rsvp_source = rules.HOLD_EXPIRED_SOURCE
+        send_rsvp_mail(session, event, inv, "hold-expired", now=now)
     session.flush()
-    audit.record(session, "invitation.offer_expired", "event", event.id,
-                 after={"invitations": [i.id for i in expired]}, at=now)
+    if expired:
+        audit.record(session, "invitation.offer_expired", "event", event.id,
+                     after={"invitations": [i.id for i in expired]}, at=now)
+    if lapsed:
+        audit.record(session, "invitation.hold_expired", "event", event.id,
+                     after={"invitations": [i.id for i in lapsed]}, at=now)
     make_offers(session, event, now=now)
-    return len(expired)
+    return len(due)
 
 
 def expire_event_offers(session: Session, event_id: int, *, now: datetime) -> int:
-    """The cheap check pages run: pass on this event's expired offers, if there are any."""
-    due = session.scalar(select(Invitation.id).where(
-        Invitation.event_id == event_id, Invitation.status == W,
-        Invitation.offer_expires_at.is_not(None), Invitation.offer_expires_at <= now).limit(1))
+    """The cheap check pages run: pass on this event's expired offers and lapsed holds,
+    if there are any."""
+    due = session.scalar(_due(event_id, now).with_only_columns(Invitation.id).limit(1))
     if due is None:
         return 0
     return expire_locked(session, lock_event(session, event_id), now=now)
 
 
 def expire_offers(session: Session, *, now: datetime) -> int:
-    """Pass every expired offer to the next person; returns how many offers expired."""
-    event_ids = session.scalars(select(Invitation.event_id).distinct().where(
-        Invitation.status == W, Invitation.offer_expires_at.is_not(None),
-        Invitation.offer_expires_at <= now)).all()
+    """Pass every expired offer and lapsed incomplete hold on; returns how many."""
+    event_ids = session.scalars(
+        _due(None, now).with_only_columns(Invitation.event_id).distinct()).all()
     total = 0
     for event_id in event_ids:
         total += expire_locked(session, lock_event(session, event_id), now=now)
