@@ -8,12 +8,17 @@ bp = Blueprint("records", __name__)
 
 def init_app(app: Flask) -> None:
     # Routes register on bp when their modules are imported; models register their tables.
+    from ..events.rsvp.consents import register_agreement_source
     from . import (  # noqa: F401
+        agreement_views,
         audit_views,
         gdpr_views,
         models,
         volunteer_admin_views,
         volunteer_views,
     )
+    from .agreements import RecordsAgreementSource
 
+    # The RSVP asks records for the agreement an event requires (events cannot import us).
+    register_agreement_source(RecordsAgreementSource())
     app.register_blueprint(bp)

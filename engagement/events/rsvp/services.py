@@ -18,7 +18,15 @@ from ...community.models import Member
 from .. import notifications
 from ..models import Event, EventConsent, EventStatus, Invitation, InvitationStatus
 from . import rules
-from .consents import current_consents, event_consents, record_consents
+from .consents import (
+    accept_agreement,
+    agreement_accepted,
+    agreement_choices,
+    current_consents,
+    event_consents,
+    record_consents,
+    required_agreement,
+)
 from .mails import MAIL_KIND, send_rsvp_mail
 from .rules import RsvpStatus
 from .waitlist import (
@@ -35,7 +43,8 @@ from .waitlist import (
 )
 
 __all__ = ["MAIL_KIND", "RsvpClosed", "RsvpInvalid", "RsvpNotAllowed", "RsvpResult",
-           "RsvpStatus", "current_consents", "event_consents", "expire_event_offers",
+           "RsvpStatus", "agreement_choices", "current_consents", "event_consents",
+           "expire_event_offers", "required_agreement",
            "expire_offers", "offer_free_seats", "respond"]
 
 BATCH = 1000
@@ -120,9 +129,13 @@ def _load_locked(session: Session, invitation: Invitation) -> tuple[Event, Invit
 def respond(session: Session, invitation: Invitation, status: RsvpStatus | str, *,
             now: datetime, answers: Mapping[str, object] | None = None,
             plus_one: bool | None = None, consents: Mapping[str, bool] | None = None,
-            source: str = "web", actor: str | None = None) -> RsvpResult:
+            source: str = "web", actor: str | None = None,
+            agreement: bool = False) -> RsvpResult:
     """Answer an invitation. `answers`/`plus_one`/`consents` None keep what was given before
-    (calendar replies carry none of them). Raises RsvpClosed, RsvpNotAllowed, RsvpInvalid."""
+    (calendar replies carry none of them). `agreement` True accepts the agreement the event
+    requires (its current version) with a "yes"; a "yes" without it, by any channel, is
+    invalid unless the member accepted that version before.
+    Raises RsvpClosed, RsvpNotAllowed, RsvpInvalid."""
     try:
         wanted = RsvpStatus(str(status))
     except ValueError as exc:
@@ -146,8 +159,12 @@ def respond(session: Session, invitation: Invitation, status: RsvpStatus | str, 
     given = (rules.check_consents(
         [rules.Consent(c.key, c.text, c.version, c.required) for c in defs], consents,
         attending=wanted == RsvpStatus.ACCEPTED) if consents is not None else {})
+    needed = _agreement_needed(session, event, inv, wanted, agreement)
     if decision.reason is not None:
         _refuse(decision.reason)
+    if needed is not None:
+        accept_agreement(session, inv.member_id, needed, source=f"rsvp:{source}"[:64],
+                         now=now, actor=actor)
     before = {"status": str(inv.status), "plus_one": bool(inv.plus_one),
               "waitlist_position": inv.waitlist_position}
     _apply(session, event, inv, decision, facts.plus_one)
@@ -155,7 +172,7 @@ def respond(session: Session, invitation: Invitation, status: RsvpStatus | str, 
     answers_changed = new_answers != inv.answers
     inv.answers = new_answers
     changed = (inv.status != facts.old or bool(inv.plus_one) != before["plus_one"]
-               or answers_changed or consents_changed)
+               or answers_changed or consents_changed or needed is not None)
     if changed:
         inv.responded_at = now
         inv.rsvp_source = source[:16]
@@ -168,11 +185,29 @@ def respond(session: Session, invitation: Invitation, status: RsvpStatus | str, 
             after["answers"] = new_answers
         if consents_changed:
             after["consents"] = given
+        if wanted == RsvpStatus.ACCEPTED and event.required_agreement_key:
+            required = required_agreement(session, event)
+            if required is not None:  # the version the "yes" was given under
+                after["agreement"] = {"key": required.key, "version": required.version}
         audit.record(session, "invitation.rsvp", "invitation", inv.id, before=before,
                      after=after, actor=actor, at=now)
         send_rsvp_mail(session, event, inv, rules.mail_kind(inv.status, facts.old), now=now)
     session.flush()
     return RsvpResult(inv.id, inv.status, inv.waitlist_position, changed, promoted)
+
+
+def _agreement_needed(session: Session, event: Event, inv: Invitation, wanted: RsvpStatus,
+                      agreement: bool):
+    """The required agreement to accept with this "yes" (None when none is needed); raises
+    RsvpInvalid when a "yes" lacks it. Only a "yes" needs it: a maybe holds no seat."""
+    if wanted != RsvpStatus.ACCEPTED:
+        return None
+    required = required_agreement(session, event)
+    if required is None or agreement_accepted(session, inv.member_id, required):
+        return None
+    if not agreement:
+        raise RsvpInvalid({f"agreement:{required.key}": "required"})
+    return required
 
 
 def status_counts(session: Session, event_id: int) -> dict[str, int]:
