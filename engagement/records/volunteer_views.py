@@ -105,6 +105,7 @@ def volunteer_record(member_id: int, year: int):
         signer=signer, form=ConfirmForm(),
         roles=services.member_roles(db.session, member_id, year, tz()),
         agreements=services.member_agreements(db.session, member_id),
+        withdrawn=services.agreement_withdrawals(db.session, member_id),
         consents=services.member_consents(db.session, member_id, year, tz()),
         minutes=services.minutes_settings(db.session))
 
