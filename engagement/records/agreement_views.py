@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..events.models import Invitation
@@ -18,11 +19,12 @@ from ..web import ConfirmForm
 from . import agreements, bp
 
 REFUSALS = {
-    "not_current": "A newer version of this agreement exists; please read and accept that one.",
-    "already_accepted": "You have already accepted this version.",
-    "not_withdrawable": "This agreement cannot be withdrawn here; please contact the "
-                        "programme team.",
-    "already_withdrawn": "You have already withdrawn this.",
+    "not_current": _l("A newer version of this agreement exists; please read and accept "
+                      "that one."),
+    "already_accepted": _l("You have already accepted this version."),
+    "not_withdrawable": _l("This agreement cannot be withdrawn here; please contact the "
+                           "programme team."),
+    "already_withdrawn": _l("You have already withdrawn this."),
 }
 
 
@@ -56,7 +58,7 @@ def my_agreement_accept(agreement_id: int):
     except LookupError:
         abort(404)
     except agreements.AgreementRefused as exc:
-        flash(_(REFUSALS[str(exc)]), "error")
+        flash(str(REFUSALS[str(exc)]), "error")
     else:
         flash(_("Thank you: your acceptance is recorded (%(when)s).",
                 when=dt(row.accepted_at)), "success")
@@ -74,7 +76,7 @@ def my_agreement_withdraw(agreement_id: int):
     except LookupError:
         abort(404)
     except agreements.AgreementRefused as exc:
-        flash(_(REFUSALS[str(exc)]), "error")
+        flash(str(REFUSALS[str(exc)]), "error")
     else:
         flash(_("Withdrawn. This applies from now on; what was done before stays lawful."),
               "success")
@@ -93,7 +95,7 @@ def my_consent_withdraw(invitation_id: int, key: str):
     try:
         event_consents.withdraw_consent(db.session, invitation, key, now=utcnow())
     except event_consents.NothingToWithdraw:
-        flash(_(REFUSALS["already_withdrawn"]), "error")
+        flash(str(REFUSALS["already_withdrawn"]), "error")
     else:
         flash(_("Withdrawn. This applies from now on; what was done before stays lawful."),
               "success")
