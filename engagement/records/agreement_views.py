@@ -61,7 +61,7 @@ def my_agreement_accept(agreement_id: int):
         flash(str(REFUSALS[str(exc)]), "error")
     else:
         flash(_("Thank you: your acceptance is recorded (%(when)s).",
-                when=dt(row.accepted_at)), "success")
+                when=dt(row.accepted_at, "d MMM y, HH:mm")), "success")
     return redirect(url_for("records.my_agreements"))
 
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+
+from ..formatting import dt
 
 # (export key, title, [(field, label)]); a field may name a readable key added by
 # gdpr_readable ("event", "tier", "item", "agreement").
@@ -73,8 +76,18 @@ class Section:
     rows: list[list[tuple[Any, Any]]] = field(default_factory=list)
 
 
+def _shown(name: str, value: Any) -> Any:
+    """Times as the reader's clock shows them (the JSON keeps ISO 8601)."""
+    if isinstance(value, str) and (name == "at" or name.endswith("_at")):
+        try:
+            return dt(datetime.fromisoformat(value), "d MMM y, HH:mm")
+        except ValueError:
+            return value
+    return value
+
+
 def _pairs(row: dict[str, Any], fields: list[tuple[str, Any]]) -> list[tuple[Any, Any]]:
-    return [(label, row[name]) for name, label in fields
+    return [(label, _shown(name, row[name])) for name, label in fields
             if name in row and row[name] not in (None, "", [], {})]
 
 
@@ -104,6 +117,6 @@ def sections(data: dict[str, Any]) -> list[Section]:
     for key in sorted(k for k in data if k not in known and k not in _NOT_SECTIONS):
         rows = data[key] if isinstance(data[key], list) else [data[key]]
         out.append(Section(key, key.replace("_", " ").capitalize(), [
-            [(k, v) for k, v in r.items() if k not in _HIDDEN and v not in (None, "")]
+            [(k, _shown(k, v)) for k, v in r.items() if k not in _HIDDEN and v not in (None, "")]
             for r in rows if isinstance(r, dict)]))
     return out
