@@ -56,10 +56,13 @@ class EventForm(FlaskForm):
                                              NumberRange(min=1, max=MAX_REMINDER_DAYS)])
     questions = FieldList(FormField(QuestionForm), min_entries=EMPTY_QUESTION_ROWS,
                           max_entries=30)
+    required_agreement_key = SelectField(_l("Agreement required before RSVP"), default="",
+                                         validators=[Optional()])
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, agreements: list[tuple[str, str]] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.timezone.choices = [(z, z) for z in common_zones()]
+        self.required_agreement_key.choices = [("", _l("— none —"))] + list(agreements or [])
 
 
 class InviteForm(FlaskForm):

@@ -62,6 +62,9 @@ class Event(db.Model):
     rsvp_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Waiting list ordered by tier rank (higher first), then time; otherwise first come.
     waitlist_by_tier: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The agreement (key; its current version) an invitee accepts before answering "yes",
+    # e.g. an NDA for a summit. A key, not a foreign key: agreements live in records.
+    required_agreement_key: Mapped[str | None] = mapped_column(String(64))
 
     questions = relationship("EventQuestion", order_by="EventQuestion.position",
                              cascade="all, delete-orphan", back_populates="event")
@@ -117,6 +120,8 @@ class InvitationConsent(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Who recorded it: "invitee", "api", or "manager <who>: <how the member gave it>".
     source: Mapped[str | None] = mapped_column(String(200))
+    # A withdrawal of a consent given before (Art. 7(3) GDPR), not a refusal.
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Invitation(db.Model):

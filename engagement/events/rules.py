@@ -185,6 +185,7 @@ class EventInput:
     organizer_email: str = ""
     reminder_days: int | None = None
     questions: tuple[QuestionInput, ...] = field(default_factory=tuple)
+    required_agreement_key: str | None = None  # an agreement to accept before a "yes"
 
 
 def parse_cost(value) -> Decimal | None:

@@ -88,6 +88,7 @@ def _snapshot(event: Event) -> dict[str, Any]:
         "per_attendee_cost": event.per_attendee_cost, "organizer_name": event.organizer_name,
         "organizer_email": event.organizer_email, "reminder_days": event.reminder_days,
         "status": str(event.status), "sequence": event.sequence,
+        "required_agreement_key": event.required_agreement_key,
         "questions": [{"label": q.label, "kind": q.kind, "choices": list(q.choices or []),
                        "required": q.required} for q in event.questions],
     }
@@ -96,7 +97,8 @@ def _snapshot(event: Event) -> dict[str, Any]:
 def _apply(event: Event, values: EventInput) -> None:
     for name in ("title", "description", "venue", "address", "starts_at", "ends_at",
                  "timezone", "capacity", "rsvp_deadline", "plus_one_allowed",
-                 "per_attendee_cost", "organizer_name", "organizer_email", "reminder_days"):
+                 "per_attendee_cost", "organizer_name", "organizer_email", "reminder_days",
+                 "required_agreement_key"):
         setattr(event, name, getattr(values, name))
     event.title = event.title.strip()
     # Questions are updated in place by position: answers given later refer to their ids.

@@ -42,6 +42,7 @@ def _fill_form(form: EventForm, event: Event) -> None:
     for name in ("title", "description", "venue", "address", "timezone", "capacity",
                  "plus_one_allowed", "organizer_name", "organizer_email", "reminder_days"):
         getattr(form, name).data = getattr(event, name)
+    form.required_agreement_key.data = event.required_agreement_key or ""
     form.starts_at.data = _local_naive(event.starts_at, event.timezone)
     form.ends_at.data = _local_naive(event.ends_at, event.timezone)
     form.rsvp_deadline.data = _local_naive(event.rsvp_deadline, event.timezone)
@@ -110,7 +111,8 @@ def _input_from_form(form: EventForm) -> rules.EventInput | None:
         plus_one_allowed=bool(form.plus_one_allowed.data), per_attendee_cost=cost,
         organizer_name=form.organizer_name.data or "",
         organizer_email=(form.organizer_email.data or "").strip(),
-        reminder_days=form.reminder_days.data, questions=tuple(questions))
+        reminder_days=form.reminder_days.data, questions=tuple(questions),
+        required_agreement_key=form.required_agreement_key.data or None)
     try:
         return rules.validate_event(values)
     except rules.EventRuleError as exc:
@@ -159,7 +161,7 @@ def index():
 @bp.route("/events/new", methods=["GET", "POST"])
 @roles_required(Role.MANAGER)
 def create():
-    form = EventForm()
+    form = EventForm(agreements=rsvp.agreement_choices(db.session))
     if request.method == "GET":
         form.timezone.data = current_app.config["DEFAULT_TIMEZONE"]
         form.organizer_name.data, form.organizer_email.data = _default_organizer()
@@ -199,7 +201,8 @@ def _render_detail(event: Event, *, preview=None, preview_error=None, segment_fo
         confirm=ConfirmForm(), preview=preview, preview_error=preview_error,
         google_url=notifications.google_link(event),
         consents=rsvp.event_consents(db.session, event.id),
-        incomplete=rsvp.incomplete(db.session, event.id)), status
+        incomplete=rsvp.incomplete(db.session, event.id),
+        **rsvp_views.agreement_and_withdrawals(event)), status
 
 
 def _segment_choices() -> list[tuple[str, str]]:
@@ -214,7 +217,7 @@ def edit(event_id: int):
     if event.status == EventStatus.CANCELLED:
         flash(_("A cancelled event cannot be changed."), "error")
         return redirect(url_for("events.detail", event_id=event.id))
-    form = EventForm()
+    form = EventForm(agreements=rsvp.agreement_choices(db.session))
     if request.method == "GET":
         _fill_form(form, event)
     elif form.validate_on_submit():

@@ -52,8 +52,9 @@ from ..extensions import db
 from ..mail.models import OutboxMessage
 from ..timeutil import utcnow
 from . import retention
-from .gdpr_audit import redact_member
+from .gdpr_audit import member_audit_entries, redact_member
 from .gdpr_files import delete_mail_files, mail_file_dir
+from .gdpr_readable import readable
 from .gdpr_staff import hide_staff
 from .gdpr_text import redact_member_rows
 from .retention_rules import Kind, tax_retain_until
@@ -134,13 +135,19 @@ def export_member(session: Session, member_id: int) -> dict[str, Any]:
         data[table.name] = [_row(table, r) for r in rows]
     if user_ids:
         for table, cols in _referencing("users"):
-            if table.name in data:
-                continue
+            # A table can reference both (a sign-in link has a member *or* a user): the
+            # rows found by the member id are merged with those found by the login.
+            found = data.get(table.name, [])
+            seen = {tuple(r.get(c.name) for c in table.primary_key.columns) for r in found}
             rows = session.execute(
                 select(table).where(or_(*(c.in_(user_ids) for c in cols)))
                 .order_by(*table.primary_key.columns)).all()
-            if rows:
-                data[table.name] = [_row(table, r) for r in rows]
+            extra = [r for r in (_row(table, r) for r in rows)
+                     if tuple(r.get(c.name) for c in table.primary_key.columns) not in seen]
+            if found or extra:
+                data[table.name] = sorted(
+                    found + extra,
+                    key=lambda r: tuple(r.get(c.name) or 0 for c in table.primary_key.columns))
     # Consents belong to invitations, not directly to the member.
     consents = db.metadata.tables["invitation_consents"]
     invitation_ids = [r["id"] for r in data.get("invitations", [])]
@@ -159,17 +166,10 @@ def export_member(session: Session, member_id: int) -> dict[str, Any]:
             select(OutboxMessage).where(OutboxMessage.id.in_(mail_ids[start:start + 500]))
             .order_by(OutboxMessage.id))
     ]
-    data["audit_entries"] = [
-        {"at": _plain(e.at), "actor": e.actor, "action": e.action, "before": e.before,
-         "after": e.after}
-        for e in session.scalars(
-            select(AuditEntry).where(or_(
-                and_(AuditEntry.object_type == "member",
-                     AuditEntry.object_id == str(member_id)),
-                AuditEntry.subject_member_id == member_id))
-            .order_by(AuditEntry.id))
-    ]
-    return hide_staff(session, data, member_id)
+    data["audit_entries"] = member_audit_entries(
+        session, member_id, linked=_linked_rows(session, member_id), user_ids=user_ids,
+        invitations=data.get("invitations", []))
+    return hide_staff(session, readable(session, data), member_id)
 
 
 def erase_member(session: Session, member_id: int, *, key: str, now: datetime | None = None,

@@ -65,6 +65,58 @@ def _scrub(value: Any, pattern: re.Pattern | None, pseudonym: str,
     return value
 
 
+def _about(member_id: int, linked: Mapping[str, Iterable[int]], user_ids: list[int]):
+    """Entries about the member: by reference to them or to rows of theirs, never by content."""
+    about = [AuditEntry.subject_member_id == member_id,
+             and_(AuditEntry.object_type == "member", AuditEntry.object_id == str(member_id)),
+             and_(AuditEntry.object_type == "member_year",
+                  AuditEntry.object_id.startswith(f"{member_id}/", autoescape=True))]
+    for object_type, ids in linked.items():
+        ids = [str(i) for i in ids]
+        for start in range(0, len(ids), _CHUNK):
+            about.append(and_(AuditEntry.object_type == object_type,
+                              AuditEntry.object_id.in_(ids[start:start + _CHUNK])))
+    if user_ids:
+        about.append(and_(AuditEntry.object_type == "user",
+                          AuditEntry.object_id.in_([str(i) for i in user_ids])))
+    return or_(*about)
+
+
+# Entries on an event that list the invitations they touched (waiting-list offers).
+EVENT_LISTS = ("invitation.offer", "invitation.offer_expired")
+
+
+def member_audit_entries(session: Session, member_id: int, *,
+                         linked: Mapping[str, Iterable[int]], user_ids: Iterable[int],
+                         invitations: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every audit entry about the member (their rows, RSVPs, offers, check-ins, grants,
+    agreements, logins) or made by their logins, for their data export. An event's offer
+    entry is cut down to the member's own invitations."""
+    user_ids = list(user_ids)
+    own = {int(r["id"]) for r in invitations}
+    event_ids = sorted({str(r["event_id"]) for r in invitations})
+    conditions = [_about(member_id, linked, user_ids)]
+    if user_ids:
+        conditions.append(AuditEntry.actor_user_id.in_(user_ids))
+    for start in range(0, len(event_ids), _CHUNK):
+        conditions.append(and_(AuditEntry.action.in_(EVENT_LISTS),
+                               AuditEntry.object_type == "event",
+                               AuditEntry.object_id.in_(event_ids[start:start + _CHUNK])))
+    out = []
+    for e in session.scalars(select(AuditEntry).where(or_(*conditions))
+                             .order_by(AuditEntry.id)):
+        after = e.after
+        if e.action in EVENT_LISTS and e.object_type == "event":
+            mine = [i for i in (after or {}).get("invitations", []) if i in own]
+            if not mine:
+                continue
+            after = {**after, "invitations": mine}
+        out.append({"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                    "object_type": e.object_type, "object_id": e.object_id,
+                    "before": e.before, "after": after})
+    return out
+
+
 def redact_member(
     session: Session, member_id: int, *, needles: Iterable[str], pseudonym: str,
     linked: Mapping[str, Iterable[int]], user_ids: Iterable[int],
@@ -77,26 +129,14 @@ def redact_member(
     ("member:their@login"); `needles` (their name and addresses) are replaced only inside
     free text of entries already found to be about them.
     """
-    about = [AuditEntry.subject_member_id == member_id,
-             and_(AuditEntry.object_type == "member", AuditEntry.object_id == str(member_id)),
-             and_(AuditEntry.object_type == "member_year",
-                  AuditEntry.object_id.startswith(f"{member_id}/", autoescape=True))]
-    for object_type, ids in linked.items():
-        ids = [str(i) for i in ids]
-        for start in range(0, len(ids), _CHUNK):
-            about.append(and_(AuditEntry.object_type == object_type,
-                              AuditEntry.object_id.in_(ids[start:start + _CHUNK])))
     user_ids = list(user_ids)
+    about_clause = _about(member_id, linked, user_ids)
     own_actors = frozenset(a.lower() for a in own_actors if a)
-    if user_ids:
-        about.append(and_(AuditEntry.object_type == "user",
-                          AuditEntry.object_id.in_([str(i) for i in user_ids])))
     acted = []
     if user_ids:
         acted.append(AuditEntry.actor_user_id.in_(user_ids))
     if own_actors:
         acted.append(AuditEntry.actor.in_(sorted(own_actors)))
-    about_clause = or_(*about)
     acted_clause = or_(*acted) if acted else None
     columns = [AuditEntry.id, AuditEntry.actor, AuditEntry.actor_user_id,
                AuditEntry.before, AuditEntry.after, about_clause.label("about")]

@@ -15,7 +15,7 @@ from ..community.members.services import get_member
 from ..extensions import db
 from ..security import Role, roles_required
 from ..timeutil import utcnow
-from . import bp
+from . import bp, gdpr_page
 from .gdpr import ERASED_PREFIX, NotFound, erase_member, export_member
 
 
@@ -23,12 +23,16 @@ class EraseForm(FlaskForm):
     confirm_name = StringField(_l("Type the member's display name to confirm"))
 
 
-def _download(member_id: int) -> Response:
+def _export(member_id: int) -> dict:
     try:
         data = export_member(db.session, member_id)
     except NotFound:
         abort(404)
-    data = {"exported_at": utcnow().isoformat(), "member_id": member_id, **data}
+    return {"exported_at": utcnow().isoformat(), "member_id": member_id, **data}
+
+
+def _download(member_id: int) -> Response:
+    data = _export(member_id)
     body = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     name = f"member-{member_id}-data.json"
     return Response(body, mimetype="application/json", headers={
@@ -37,13 +41,26 @@ def _download(member_id: int) -> Response:
     })
 
 
-@bp.route("/me/data")
-@roles_required(Role.MEMBER)
-def my_data():
+def _own_member_id() -> int:
     member_id = getattr(current_user, "member_id", None)
     if member_id is None:
         abort(404)
-    return _download(member_id)
+    return member_id
+
+
+@bp.route("/me/data")
+@roles_required(Role.MEMBER)
+def my_data():
+    """The member's data as a readable page (the same content as the JSON download)."""
+    data = _export(_own_member_id())
+    return render_template("records/my_data.html", data=data,
+                           sections=gdpr_page.sections(data))
+
+
+@bp.route("/me/data.json")
+@roles_required(Role.MEMBER)
+def my_data_json():
+    return _download(_own_member_id())
 
 
 @bp.route("/records/members/<int:member_id>/export")

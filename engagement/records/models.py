@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -47,6 +48,9 @@ class Agreement(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A consent (data processing, photos) the member may withdraw at any time (Art. 7(3)
+    # GDPR); a binding agreement such as an NDA is not withdrawn by a click.
+    withdrawable: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class AgreementAcceptance(db.Model):
@@ -60,6 +64,8 @@ class AgreementAcceptance(db.Model):
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Free text ("entered by phone for a@b.c"): an erasure redacts the member's name in it.
     source: Mapped[str] = mapped_column(String(64), default="", info={"free_text": True})
+    # Set when the member withdrew this accepted version; the row itself stays as the record.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RecordSignoff(db.Model):

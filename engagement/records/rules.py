@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -92,3 +93,52 @@ def needs_signoff(signed: bool, changes: list[FigureChange]) -> bool:
 def describe_changes(changes: list[FigureChange]) -> str:
     """"answers 30 → 31; role_hours 3.50 → 4.00" for a CSV cell or a log line."""
     return "; ".join(f"{c.name} {'—' if c.old is None else c.old} → {c.new}" for c in changes)
+
+
+# --- agreements the member accepts and withdraws -----------------------------------------
+
+class AgreementState(enum.StrEnum):
+    """Where a member stands with an agreement's current version."""
+
+    OPEN = "open"            # never accepted any version
+    ACCEPTED = "accepted"    # accepted the current version, not withdrawn
+    OUTDATED = "outdated"    # accepted an older version only: the new text asks again
+    WITHDRAWN = "withdrawn"  # accepted the current version and withdrew it
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """One acceptance as the rule needs it: the version accepted and whether it was withdrawn."""
+
+    version: int
+    withdrawn: bool = False
+
+
+class AgreementRefused(ValueError):
+    """The member cannot do that with this agreement; the value names why."""
+
+
+def agreement_state(current_version: int, acceptances: Sequence[Acceptance]) -> AgreementState:
+    """The member's state for the current version, from all their acceptances of the key."""
+    of_current = [a for a in acceptances if a.version == current_version]
+    if any(not a.withdrawn for a in of_current):
+        return AgreementState.ACCEPTED
+    if of_current:
+        return AgreementState.WITHDRAWN
+    return AgreementState.OUTDATED if acceptances else AgreementState.OPEN
+
+
+def check_accept(*, version: int, current_version: int, state: AgreementState) -> None:
+    """Only the current text can be accepted, and only when it is not in force already."""
+    if version != current_version:
+        raise AgreementRefused("not_current")
+    if state == AgreementState.ACCEPTED:
+        raise AgreementRefused("already_accepted")
+
+
+def check_withdraw(*, withdrawable: bool, withdrawn: bool) -> None:
+    """A consent can be withdrawn once; a binding agreement cannot be withdrawn at all."""
+    if not withdrawable:
+        raise AgreementRefused("not_withdrawable")
+    if withdrawn:
+        raise AgreementRefused("already_withdrawn")

@@ -6,7 +6,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DecimalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from ..community.members.services import display_names, get_member
@@ -37,6 +44,7 @@ class AgreementForm(FlaskForm):
     key = StringField(_l("Key"), validators=[DataRequired(), Length(max=64)])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     text = TextAreaField(_l("Text"), validators=[DataRequired()])
+    withdrawable = BooleanField(_l("A consent members may withdraw at any time"))
 
 
 class AcceptanceForm(FlaskForm):
@@ -119,7 +127,7 @@ def volunteer_agreements():
         try:
             row = services.create_agreement_version(
                 db.session, key=form.key.data, title=form.title.data, text=form.text.data,
-                now=utcnow())
+                now=utcnow(), withdrawable=bool(form.withdrawable.data))
         except services.RecordError:
             form.key.errors.append(_("Please fill in key, title and text."))
         else:

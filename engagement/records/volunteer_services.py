@@ -228,6 +228,22 @@ def member_agreements(session: Session, member_id: int):
     return [(ln.agreement, ln.accepted_at) for ln in member_agreement_lines(session, member_id)]
 
 
+def agreement_withdrawals(session: Session, member_id: int) -> dict[int, datetime]:
+    """{agreement version id: when the member withdrew it} for versions withdrawn and not
+    accepted again."""
+    rows = session.execute(
+        select(AgreementAcceptance.agreement_id, AgreementAcceptance.withdrawn_at)
+        .where(AgreementAcceptance.member_id == member_id)
+        .order_by(AgreementAcceptance.accepted_at, AgreementAcceptance.id)).all()
+    out: dict[int, datetime] = {}
+    for agreement_id, withdrawn_at in rows:  # a later acceptance puts it back in force
+        if withdrawn_at is None:
+            out.pop(agreement_id, None)
+        else:
+            out[agreement_id] = withdrawn_at
+    return out
+
+
 def member_roles(session: Session, member_id: int, year: int, tz_name: str):
     start, end = year_bounds_utc(year, tz_name)
     return session.execute(
@@ -363,7 +379,7 @@ def remove_role(session: Session, row: EventRole) -> None:
 
 
 def create_agreement_version(session: Session, *, key: str, title: str, text: str,
-                             now: datetime) -> Agreement:
+                             now: datetime, withdrawable: bool = False) -> Agreement:
     """A new version of agreement `key` (version 1 for a new key); texts are never edited so
     an acceptance always points at the words the member saw."""
     key, title, text = key.strip().lower(), title.strip(), text.strip()
@@ -371,11 +387,12 @@ def create_agreement_version(session: Session, *, key: str, title: str, text: st
         raise RecordError("agreement")
     latest = session.scalar(select(func.max(Agreement.version)).where(Agreement.key == key))
     row = Agreement(key=key, version=(latest or 0) + 1, title=title[:200], text=text,
-                    created_at=now)
+                    created_at=now, withdrawable=withdrawable)
     session.add(row)
     session.flush()
     audit.record(session, "records.agreement_created", "agreement", row.id,
-                 after={"key": key, "version": row.version, "title": row.title})
+                 after={"key": key, "version": row.version, "title": row.title,
+                        "withdrawable": withdrawable})
     return row
 
 

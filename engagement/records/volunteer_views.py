@@ -121,7 +121,8 @@ def volunteer_record(member_id: int, year: int):
     return render_template(
         "records/volunteer_record.html", member=member, record=record, year=year,
         signer=signer, form=ConfirmForm(), items=itemised, printed_at=utcnow(),
-        figure_labels=FIGURE_LABELS)
+        figure_labels=FIGURE_LABELS,
+        withdrawn=services.agreement_withdrawals(db.session, member_id))
 
 
 @bp.route("/records/<int:member_id>/<int:year>/sign-off", methods=["POST"])

@@ -185,7 +185,7 @@ def test_member_downloads_own_data(app, client):
     with client.session_transaction() as sess:
         sess["_user_id"] = str(ids["user"])
         sess["_fresh"] = True
-    resp = client.get("/me/data")
+    resp = client.get("/me/data.json")
     assert resp.status_code == 200
     assert resp.headers["Content-Disposition"].startswith("attachment;")
     data = resp.get_json(force=True)
@@ -193,7 +193,7 @@ def test_member_downloads_own_data(app, client):
     assert data["member"]["id"] == ids["member"]
     assert data["users"][0]["email"] == EMAIL and "password_hash" not in data["users"][0]
     assert data["contribution_days"][0]["answers"] == 4
-    assert data["invitations"][0]["answers"]["1"].startswith("Please seat me")
+    assert data["invitations"][0]["answers"]["question #1 (removed)"].startswith("Please seat me")
     assert "nonce" not in data["invitations"][0]
     assert data["invitation_consents"][0]["key"] == "photo"
     assert data["calendar_feeds"][0]["member_id"] == ids["member"]

@@ -59,7 +59,7 @@ def test_member_export_shows_staff_as_their_role(app, client):
     with client.session_transaction() as sess:
         sess["_user_id"] = str(user_id)
         sess["_fresh"] = True
-    resp = client.get("/me/data")
+    resp = client.get("/me/data.json")
     assert resp.status_code == 200
     body = resp.get_data(as_text=True)
     for _role, email, name in STAFF:

@@ -18,7 +18,15 @@ from ...community.models import Member
 from .. import notifications
 from ..models import Event, EventConsent, EventStatus, Invitation, InvitationStatus
 from . import rules
-from .consents import current_consents, event_consents, record_consents
+from .consents import (
+    accept_agreement,
+    agreement_accepted,
+    agreement_choices,
+    current_consents,
+    event_consents,
+    record_consents,
+    required_agreement,
+)
 from .mails import MAIL_KIND, send_rsvp_mail
 from .rules import RsvpStatus
 from .waitlist import (
@@ -36,7 +44,8 @@ from .waitlist import (
 )
 
 __all__ = ["MAIL_KIND", "RsvpClosed", "incomplete", "RsvpInvalid", "RsvpNotAllowed", "RsvpResult",
-           "RsvpStatus", "current_consents", "event_consents", "expire_event_offers",
+           "RsvpStatus", "agreement_choices", "current_consents", "event_consents",
+           "expire_event_offers", "required_agreement",
            "expire_offers", "offer_free_seats", "respond"]
 
 BATCH = 1000
@@ -144,13 +153,15 @@ def respond(session: Session, invitation: Invitation, status: RsvpStatus | str, 
             plus_one: bool | None = None, consents: Mapping[str, bool] | None = None,
             source: str = "web", actor: str | None = None, by_manager: bool = False,
             overbook_reason: str | None = None,
-            consent_source: str | None = None) -> RsvpResult:
+            consent_source: str | None = None, agreement: bool = False) -> RsvpResult:
     """Answer an invitation. `answers`/`plus_one`/`consents` None keep what was given before
     (calendar replies carry none of them): an accept that leaves required answers or
     consents missing holds the seat for a limited time ("action needed") and mails the
     member a link to complete it. `by_manager` answers on the member's behalf (also after
     the deadline); `overbook_reason` seats them beyond capacity. `consent_source` is
-    recorded with consent answers (who, and how the member gave them).
+    recorded with consent answers (who, and how the member gave them). `agreement` True
+    accepts the agreement the event requires (its current version) with a "yes"; a "yes"
+    without it, by any channel, is invalid unless the member accepted that version before.
     Raises RsvpClosed, RsvpNotAllowed, RsvpInvalid."""
     try:
         wanted = RsvpStatus(str(status))
@@ -181,8 +192,12 @@ def respond(session: Session, invitation: Invitation, status: RsvpStatus | str, 
     given = (rules.check_consents(
         [rules.Consent(c.key, c.text, c.version, c.required) for c in defs], consents,
         attending=attending) if consents is not None else {})
+    needed = _agreement_needed(session, event, inv, wanted, agreement)
     if decision.reason is not None:
         _refuse(decision.reason)
+    if needed is not None:
+        accept_agreement(session, inv.member_id, needed, source=f"rsvp:{source}"[:64],
+                         now=now, actor=actor)
     before = {"status": str(inv.status), "plus_one": bool(inv.plus_one),
               "waitlist_position": inv.waitlist_position}
     if inv.action_needed_until is not None:
@@ -206,7 +221,7 @@ def respond(session: Session, invitation: Invitation, status: RsvpStatus | str, 
         inv.action_needed_until = None
     hold_changed = inv.action_needed_until != held_before
     changed = (inv.status != facts.old or bool(inv.plus_one) != before["plus_one"]
-               or answers_changed or consents_changed or hold_changed)
+               or answers_changed or consents_changed or hold_changed or needed is not None)
     if changed:
         inv.responded_at = now
         inv.rsvp_source = source[:16]
@@ -229,6 +244,10 @@ def respond(session: Session, invitation: Invitation, status: RsvpStatus | str, 
                 after["after_deadline"] = True
         if decision.overbooked:
             after["overbooked"] = overbook_reason
+        if wanted == RsvpStatus.ACCEPTED and event.required_agreement_key:
+            required = required_agreement(session, event)
+            if required is not None:  # the version the "yes" was given under
+                after["agreement"] = {"key": required.key, "version": required.version}
         audit.record(session, "invitation.rsvp", "invitation", inv.id, before=before,
                      after=after, actor=actor, at=now)
         send_rsvp_mail(session, event, inv, rules.mail_kind(
@@ -243,6 +262,20 @@ def incomplete(session: Session, event_id: int) -> list[Invitation]:
     return list(session.scalars(select(Invitation).where(
         Invitation.event_id == event_id, Invitation.status == InvitationStatus.ACCEPTED,
         Invitation.action_needed_until.is_not(None)).order_by(Invitation.action_needed_until)))
+
+
+def _agreement_needed(session: Session, event: Event, inv: Invitation, wanted: RsvpStatus,
+                      agreement: bool):
+    """The required agreement to accept with this "yes" (None when none is needed); raises
+    RsvpInvalid when a "yes" lacks it. Only a "yes" needs it: a maybe holds no seat."""
+    if wanted != RsvpStatus.ACCEPTED:
+        return None
+    required = required_agreement(session, event)
+    if required is None or agreement_accepted(session, inv.member_id, required):
+        return None
+    if not agreement:
+        raise RsvpInvalid({f"agreement:{required.key}": "required"})
+    return required
 
 
 def status_counts(session: Session, event_id: int) -> dict[str, int]:

@@ -7,12 +7,15 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from ...community.members.services import display_names
 from ...extensions import db
 from ...security import public
 from ...timeutil import utcnow
+from ...web import ConfirmForm
 from .. import notifications
 from ..blueprint import bp, invitation_from_token
 from ..models import Event, EventStatus, Invitation, InvitationStatus
+from . import consents as consent_services
 from . import rules
 from . import services as rsvp
 from .forms import RsvpForm
@@ -24,6 +27,8 @@ def _error_texts(errors: dict[str, str], event: Event) -> list[str]:
     for key, code in errors.items():
         if key.startswith("consent:"):
             texts.append(_("Please agree to the consent marked as required."))
+        elif key.startswith("agreement:"):
+            texts.append(_("Please accept the agreement to attend."))
         elif code == "required":
             texts.append(_("Please answer: %(q)s", q=labels.get(key, key)))
         elif code == "invalid_choice":
@@ -31,6 +36,14 @@ def _error_texts(errors: dict[str, str], event: Event) -> list[str]:
         else:
             texts.append(_("The answer is too long: %(q)s", q=labels.get(key, key)))
     return texts
+
+
+def agreement_and_withdrawals(event: Event) -> dict:
+    """For the manager's event page: the required agreement and the consents withdrawn."""
+    rows = consent_services.withdrawals(db.session, event.id)
+    names = display_names(db.session, {m for _c, m in rows})
+    return {"required_agreement": rsvp.required_agreement(db.session, event),
+            "withdrawals": [(c, names.get(m, f"#{m}")) for c, m in rows]}
 
 
 def _form_answer(status: InvitationStatus) -> str | None:
@@ -85,8 +98,16 @@ def render_invitation(invitation: Invitation, token: str, *, form: RsvpForm | No
     offer_open = (invitation.status == InvitationStatus.WAITLISTED
                   and invitation.offer_expires_at is not None
                   and invitation.offer_expires_at > now)
+    required = rsvp.required_agreement(db.session, event)
     return render_template(
         template, invitation=invitation, event=event, token=token, form=form,
+        required_agreement=required,
+        agreement_accepted=required is not None and consent_services.agreement_accepted(
+            db.session, invitation.member_id, required),
+        agreement_ticked=request.method == "POST" and request.form.get("agreement") == "1",
+        withdraw_form=ConfirmForm(),
+        given_consents=[c for c in consent_services.current_consents(
+            db.session, invitation.id).values() if c.given],
         consents=consents, given=given, answers=answers, errors=errors or [],
         offer_open=offer_open, google_url=notifications.google_link(event),
         closed=closed, only_cancel=closed and choices == ("declined",),
@@ -132,7 +153,8 @@ def rsvp_submit(token: str):
         result = rsvp.respond(db.session, invitation, form.status.data, now=utcnow(),
                               answers=answers, plus_one=bool(form.plus_one.data),
                               consents=consents, source="web",
-                              actor=f"invitee:{invitation.member_id}")
+                              actor=f"invitee:{invitation.member_id}",
+                              agreement=request.form.get("agreement") == "1")
     except rsvp.RsvpClosed:
         # 200, not an error: the lock bump and any expired offers it handled are kept.
         return render_invitation(invitation, token)
@@ -176,3 +198,21 @@ def _missing_texts(invitation: Invitation, event: Event) -> list[str]:
 def _consent_title(text: str, limit: int = 80) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+@bp.route("/i/<token>/consents/<key>/withdraw", methods=["POST"])
+@public
+def consent_withdraw(token: str, key: str):
+    """Withdraw a consent from the invitation link: at any time, after the deadline and the
+    event too (Art. 7(3) GDPR: as easy as giving it)."""
+    invitation, status = invitation_from_token(token)
+    if invitation is None:
+        return render_template("events/invitation_invalid.html", reason=status), status
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        consent_services.withdraw_consent(db.session, invitation, key, now=utcnow(),
+                                          actor=f"invitee:{invitation.member_id}")
+    except consent_services.NothingToWithdraw:
+        flash(_("There is no consent given to withdraw."), "error")
+    else:
+        flash(_("Your consent is withdrawn. This applies from now on."), "success")
+    return redirect(url_for("events.invitation_page", token=token))
