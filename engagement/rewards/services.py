@@ -87,14 +87,15 @@ def save_tax_year(session: Session, year: int, new: TaxSettings, *, now: datetim
     if not 1900 < year < 3000:
         raise RewardError("year: out of range")
     old = tax_settings(session, year)
-    source_year = old.inherited_from if old.inherited_from is not None else year
+    # The years that show this year's rules without having their own (decided before any
+    # is written: each written year would otherwise become the next one's source).
     frozen = []
     for later in range(year + 1, current_year + 1):
         if session.get(TaxYear, later) is not None:
             break
-        if tax_settings(session, later).inherited_from == source_year:
-            _write_year(session, later, old, now)
-            frozen.append(later)
+        frozen.append(later)
+    for later in frozen:
+        _write_year(session, later, dataclasses.replace(old, year=later), now)
     _write_year(session, year, new, now)
     session.flush()
     audit.record(session, "rewards.tax_year", "reward_tax_year", year,
