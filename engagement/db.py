@@ -38,7 +38,7 @@ class _ScaledInteger(Integer):
 
 
 @compiles(_ScaledInteger, "sqlite")
-def _scaled_integer_ddl(type_, compiler, **kw):  # noqa: ARG001 - the compiler's signature
+def _scaled_integer_ddl(type_, compiler, **kw):
     return f"NUMERIC({type_.precision}, {type_.scale})"
 
 

@@ -32,6 +32,7 @@ TARGET_LABELS = {"member": _l("One member"), "event": _l("All attendees of an ev
                  "tier": _l("All members of a tier")}
 
 
+BASIS_SHORT = {"net": _l("net"), "gross": _l("gross")}
 BASIS_LABELS = {"net": _l("net (the company deducts input VAT)"),
                 "gross": _l("gross (no input VAT deduction)")}
 

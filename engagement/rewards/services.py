@@ -5,7 +5,6 @@ flushes; the request or command commits.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -29,130 +28,32 @@ from ..community.models import Member
 from ..db import ExactDecimal, Money
 from ..events import attendance
 from ..events.models import Event
-from ..settings import Setting, get_setting, set_setting
 from ..timeutil import UTCDateTime, year_bounds_utc
+from . import notice as notices
 from . import rules
-from .models import Grant, RewardItem, TaxYear
-from .rules import FourEyes, Fulfilment, GrantStatus, Kind, TaxSettings
+from .models import Grant, RewardItem
+from .rules import Fulfilment, GrantStatus, Kind, TaxSettings
 
-FOUR_EYES_KEY = "rewards.four_eyes"
-COMPANY_KEY = "rewards.company"
-
-
-class RewardError(ValueError):
-    """A request the rules refuse; the message is shown to the user."""
+# The tax rules and approval settings live in tax_services; callers reach every rewards use
+# case through this module.
+from .tax_services import (  # noqa: F401
+    COMPANY_KEY,
+    FOUR_EYES_KEY,
+    RewardError,
+    SettingSource,
+    company_name,
+    four_eyes,
+    four_eyes_source,
+    save_company_name,
+    save_four_eyes,
+    save_tax_year,
+    tax_settings,
+    tax_years,
+)
 
 
 class FourEyesRequired(RewardError):
     """The grant is above the four-eyes threshold and the approver proposed it."""
-
-
-# --- tax rules per year -------------------------------------------------------------------
-
-def tax_settings(session: Session, year: int) -> TaxSettings:
-    """The rules of `year`: its own row, else the latest earlier year's (carried forward),
-    else the earliest recorded year's; `inherited_from` says which."""
-    row = session.get(TaxYear, year)
-    if row is not None:
-        return row.settings()
-    row = (session.scalars(select(TaxYear).where(TaxYear.year < year)
-                           .order_by(TaxYear.year.desc()).limit(1)).first()
-           or session.scalars(select(TaxYear).order_by(TaxYear.year).limit(1)).first())
-    if row is None:  # nothing recorded at all (a database that skipped the seed)
-        return dataclasses.replace(rules.statutory(year), inherited_from=year)
-    return dataclasses.replace(row.settings(), year=year, inherited_from=row.year)
-
-
-def tax_years(session: Session) -> list[TaxYear]:
-    """Every year with rules of its own, newest first."""
-    return list(session.scalars(select(TaxYear).order_by(TaxYear.year.desc())))
-
-
-def _write_year(session: Session, year: int, settings: TaxSettings, now: datetime) -> TaxYear:
-    row = session.get(TaxYear, year)
-    if row is None:
-        row = TaxYear(year=year)
-        session.add(row)
-    for name in TaxSettings.FIGURES:
-        setattr(row, name, getattr(settings, name))
-    row.updated_at = now
-    return row
-
-
-def save_tax_year(session: Session, year: int, new: TaxSettings, *, now: datetime,
-                  current_year: int) -> TaxSettings:
-    """Change the rules of one year (audited). No other year changes: years up to
-    `current_year` that were carrying this year's rules forward get them as their own
-    first, so their ledgers stay as they were."""
-    if not 1900 < year < 3000:
-        raise RewardError("year: out of range")
-    old = tax_settings(session, year)
-    # The years that show this year's rules without having their own (decided before any
-    # is written: each written year would otherwise become the next one's source).
-    frozen = []
-    for later in range(year + 1, current_year + 1):
-        if session.get(TaxYear, later) is not None:
-            break
-        frozen.append(later)
-    for later in frozen:
-        _write_year(session, later, dataclasses.replace(old, year=later), now)
-    _write_year(session, year, new, now)
-    session.flush()
-    audit.record(session, "rewards.tax_year", "reward_tax_year", year,
-                 before=None if old.inherited_from is not None else old.to_mapping(),
-                 after={**new.to_mapping(), "year": year,
-                        **({"kept_for_years": frozen} if frozen else {}),
-                        **({"was_inherited_from": old.inherited_from}
-                           if old.inherited_from is not None else {})})
-    return tax_settings(session, year)
-
-
-# --- programme settings of rewards --------------------------------------------------------
-
-@dataclass(frozen=True)
-class SettingSource:
-    """Where a run-time setting's value comes from: the default, or a change at a time."""
-
-    changed_at: datetime | None  # None: the built-in default
-
-    @property
-    def is_default(self) -> bool:
-        return self.changed_at is None
-
-
-def _source(session: Session, key: str) -> SettingSource:
-    row = session.get(Setting, key)
-    return SettingSource(None if row is None else row.updated_at)
-
-
-def four_eyes(session: Session) -> FourEyes:
-    return FourEyes.from_mapping(get_setting(session, FOUR_EYES_KEY))
-
-
-def four_eyes_source(session: Session) -> SettingSource:
-    return _source(session, FOUR_EYES_KEY)
-
-
-def save_four_eyes(session: Session, new: FourEyes) -> FourEyes:
-    old = four_eyes(session)
-    set_setting(session, FOUR_EYES_KEY, new.to_mapping())
-    audit.record(session, "rewards.four_eyes", "setting", FOUR_EYES_KEY,
-                 before=old.to_mapping(), after=new.to_mapping())
-    return new
-
-
-def company_name(session: Session) -> str:
-    value = get_setting(session, COMPANY_KEY, "")
-    return value if isinstance(value, str) else ""
-
-
-def save_company_name(session: Session, name: str) -> str:
-    old, name = company_name(session), (name or "").strip()[:300]
-    if old != name:
-        set_setting(session, COMPANY_KEY, name)
-        audit.record(session, "rewards.company", "setting", COMPANY_KEY,
-                     before={"name": old}, after={"name": name})
-    return name
 
 
 # --- catalogue ----------------------------------------------------------------------------
@@ -427,12 +328,14 @@ def set_fulfilment(session: Session, grant: Grant, *, status: str, note: str,
     return grant
 
 
-def ledger(session: Session, year: int, tz_name: str) -> list[rules.LedgerLine]:
+def ledger(session: Session, year: int, tz_name: str,
+           member_ids: list[int] | None = None) -> list[rules.LedgerLine]:
     """Per-recipient lines of one year under that year's rules: approved, not cancelled
-    grants (plus event hospitality if the year counts it)."""
+    grants (plus event hospitality if the year counts it); all recipients or `member_ids`."""
     settings = tax_settings(session, year)
     lines = []
-    for member_id, totals in sorted(_year_sums(session, year, tz_name, settings).items()):
+    for member_id, totals in sorted(_year_sums(session, year, tz_name, settings,
+                                               member_ids).items()):
         capped = None
         if settings.flat_tax_opted_in and totals.flat_gross > settings.flat_tax_cap:
             # Rare: only then does the order of the gifts matter (the cap cuts it).
@@ -454,22 +357,7 @@ def ledger_summary(lines: list[rules.LedgerLine]) -> dict:
 def member_ledger(session: Session, year: int, member_id: int,
                   tz_name: str) -> rules.LedgerLine | None:
     """One recipient's line of the year (None: nothing that counts)."""
-    return next((ln for ln in ledger_for(session, year, tz_name, [member_id])), None)
-
-
-def ledger_for(session: Session, year: int, tz_name: str,
-               member_ids: list[int]) -> list[rules.LedgerLine]:
-    settings = tax_settings(session, year)
-    lines = []
-    for member_id, totals in sorted(_year_sums(session, year, tz_name, settings,
-                                               member_ids).items()):
-        capped = None
-        if settings.flat_tax_opted_in:
-            capped = rules.flat_tax_base(
-                [g.value for g, _name in _flat_gifts(session, year, member_id, settings)],
-                settings.flat_tax_cap)
-        lines.append(rules.ledger_line(member_id, year, totals, settings, capped))
-    return lines
+    return next(iter(ledger(session, year, tz_name, [member_id])), None)
 
 
 @dataclass(frozen=True)
@@ -499,9 +387,9 @@ def flat_tax_notice(session: Session, year: int, member_id: int, *, recipient: s
     for grant, name in rows:
         fits = not over and base + grant.value <= settings.flat_tax_cap
         base, over = (base + grant.value, over) if fits else (base, True)
-        gifts.append(rules.NoticeGift(grant.granted_at.astimezone(zone).date(), name,
+        gifts.append(notices.NoticeGift(grant.granted_at.astimezone(zone).date(), name,
                                       grant.value, fits))
-    text = rules.flat_tax_notice(recipient=recipient, member_id=member_id, year=year,
+    text = notices.flat_tax_notice(recipient=recipient, member_id=member_id, year=year,
                                  gifts=gifts, settings=settings, issued=issued,
                                  company=company_name(session))
     line = member_ledger(session, year, member_id, tz_name)

@@ -36,6 +36,7 @@ from ..web import ConfirmForm, page_arg
 from . import rules, services
 from .forms import (
     BASIS_LABELS,
+    BASIS_SHORT,
     FLAG_LABELS,
     FULFILMENT_LABELS,
     KIND_LABELS,
@@ -71,7 +72,7 @@ def _year_arg() -> int:
 def reward_labels():
     return {"reward_kind_labels": KIND_LABELS, "reward_status_labels": STATUS_LABELS,
             "reward_fulfilment_labels": FULFILMENT_LABELS, "reward_flag_labels": FLAG_LABELS,
-            "reward_basis_labels": BASIS_LABELS}
+            "reward_basis_labels": BASIS_LABELS, "reward_basis_short": BASIS_SHORT}
 
 
 @bp.app_template_filter("reward_money")

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 from engagement.audit import AuditEntry
 from engagement.extensions import db
 from engagement.rewards import init_app, services
-from engagement.rewards.models import Grant, RewardItem, TaxYear
+from engagement.rewards.models import Grant, RewardItem
 from engagement.rewards.rules import Flag, FourEyes, LimitBasis
 from tests.conftest import csrf_token
 from tests.factories import make_member, make_user
@@ -380,10 +380,10 @@ def test_closing_note_ledger_of_one_member_for_2023_and_2024(rw_any, capsys):
         s = services.tax_settings(db.session, year)
         (line,) = services.ledger(db.session, year, TZ)
         lines[year] = line
+        opted = f"opted in, {s.flat_rate} %" if s.flat_tax_opted_in else "not opted in"
         out.append(f"{year}: rules: gift limit {s.gift_limit} EUR ({s.limit_basis}) "
-                   f"[{s.gift_limit_source}]; § 37b "
-                   f"{'opted in, ' + str(s.flat_rate) + ' %' if s.flat_tax_opted_in else 'not opted in'}"
-                   f", cap {s.flat_tax_cap}, give-aways <= {s.giveaway_limit}")
+                   f"[{s.gift_limit_source}]; § 37b {opted}, cap {s.flat_tax_cap}, "
+                   f"give-aways <= {s.giveaway_limit}")
         for grant, item in db.session.execute(
                 select(Grant, RewardItem.name).join(RewardItem)
                 .where(Grant.member_id == m.id, Grant.year == year).order_by(Grant.id)):

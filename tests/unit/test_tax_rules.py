@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from engagement.rewards import rules
+from engagement.rewards import notice, rules
 from engagement.rewards.rules import Flag, FourEyes, Kind, LimitBasis, TaxSettings
 
 D = Decimal
@@ -114,9 +114,9 @@ def test_settings_round_trip_through_their_mapping():
 
 def test_notice_text_in_german_with_the_gifts_and_the_cap():
     settings = TaxSettings(year=2024, flat_tax_opted_in=True, flat_tax_cap=D("100.00"))
-    gifts = [rules.NoticeGift(date(2024, 3, 5), "Rucksack", D("59.50"), True),
-             rules.NoticeGift(date(2024, 11, 2), "Konferenzreise", D("1234.50"), False)]
-    text = rules.flat_tax_notice(recipient="Erika Muster", member_id=17, year=2024,
+    gifts = [notice.NoticeGift(date(2024, 3, 5), "Rucksack", D("59.50"), True),
+             notice.NoticeGift(date(2024, 11, 2), "Konferenzreise", D("1234.50"), False)]
+    text = notice.flat_tax_notice(recipient="Erika Muster", member_id=17, year=2024,
                                  gifts=gifts, settings=settings, issued=date(2025, 1, 15),
                                  company="Beispiel Telekom GmbH")
     assert text.startswith("Beispiel Telekom GmbH\n")
