@@ -3,17 +3,21 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Enum, Select, event, func, select
+from sqlalchemy import Enum, Integer, Numeric, Select, event, func, select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
 
 from .extensions import db as _sqla
 from .timeutil import UTCDateTime
 
-__all__ = ["Page", "UTCDateTime", "checkpoint_after_commit", "checkpoint_wal",
-           "configure_engines", "enum_column", "paginate"]
+__all__ = ["ExactDecimal", "Money", "Page", "UTCDateTime", "checkpoint_after_commit",
+           "checkpoint_wal", "configure_engines", "enum_column", "paginate"]
 
 
 def enum_column(cls: type[enum.Enum], name: str, length: int = 16) -> Enum:
@@ -23,6 +27,76 @@ def enum_column(cls: type[enum.Enum], name: str, length: int = 16) -> Enum:
     """
     return Enum(cls, name=name, native_enum=False, length=length, validate_strings=True,
                 values_callable=lambda e: [m.value for m in e])
+
+
+class _ScaledInteger(Integer):
+    """SQLite storage of an ExactDecimal: a whole number of units, declared NUMERIC(p, s)."""
+
+    def __init__(self, precision: int, scale: int):
+        super().__init__()
+        self.precision, self.scale = precision, scale
+
+
+@compiles(_ScaledInteger, "sqlite")
+def _scaled_integer_ddl(type_, compiler, **kw):
+    return f"NUMERIC({type_.precision}, {type_.scale})"
+
+
+class ExactDecimal(TypeDecorator):
+    """An exact decimal with a fixed number of places, in every database.
+
+    PostgreSQL stores NUMERIC(precision, scale). SQLite has no decimal type: a value bound
+    to a NUMERIC column there is a binary float (0.01 is stored as 0.010000000000000000208
+    and sums drift). So on SQLite the value is stored as a whole number of its smallest unit
+    (cents for money) in the same NUMERIC(p, s) column: NUMERIC affinity keeps integers as
+    integers, integer arithmetic is exact, so `SUM()` in the database stays exact, and no
+    table has to be rebuilt. Python code only ever sees `Decimal`.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int = 12, scale: int = 2):
+        super().__init__(precision=precision, scale=scale, asdecimal=True)
+        self.precision, self.scale = precision, scale
+        self._quantum = Decimal(1).scaleb(-scale)
+
+    def load_dialect_impl(self, dialect: Dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_ScaledInteger(self.precision, self.scale))
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def _exact(self, value: Any) -> Decimal:
+        if isinstance(value, float):
+            value = repr(value)  # its shortest text, not its binary expansion
+        amount = Decimal(value)
+        rounded = amount.quantize(self._quantum, rounding=ROUND_HALF_UP)
+        if rounded != amount:
+            raise ValueError(f"{value!r} has more than {self.scale} decimal places")
+        return rounded
+
+    def process_bind_param(self, value: Any, dialect: Dialect):
+        if value is None:
+            return None
+        amount = self._exact(value)
+        return int(amount.scaleb(self.scale)) if dialect.name == "sqlite" else amount
+
+    def process_result_value(self, value: Any, dialect: Dialect):
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            # Whole units; a float only comes from arithmetic such as AVG() over them.
+            units = Decimal(repr(value)) if isinstance(value, float) else Decimal(int(value))
+            return units.scaleb(-self.scale).quantize(self._quantum, rounding=ROUND_HALF_UP)
+        return Decimal(value).quantize(self._quantum)
+
+    def coerce_compared_value(self, op, value):
+        return self
+
+
+def Money() -> ExactDecimal:  # noqa: N802 - reads like the type it returns
+    """A EUR amount: exact, two places (cents on SQLite, NUMERIC(10, 2) elsewhere)."""
+    return ExactDecimal(10, 2)
 
 
 @dataclass(frozen=True)

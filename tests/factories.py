@@ -91,7 +91,10 @@ def make_invitation(event: Event, member: Member,
 
 def make_reward_item(name: str = "Mug", value: str | Decimal = "20.00", kind: str = "gift",
                      **fields) -> RewardItem:
-    """A catalogue item (a plain row: `rewards.services.create_item` also audits)."""
+    """A catalogue item of gross `value` (a plain row: `rewards.services.create_item` also
+    audits). Net value and VAT rate default to the gross value and 0 %."""
+    fields.setdefault("net_value", Decimal(value))
+    fields.setdefault("vat_rate", Decimal("0"))
     item = RewardItem(name=name, value=Decimal(value), kind=kind, **fields)
     db.session.add(item)
     db.session.flush()
@@ -104,8 +107,10 @@ def make_grant(member: Member, item: RewardItem, value: str | Decimal | None = N
 
     A plain row that skips the plan/approve flow; use `rewards.services` to test that flow.
     """
-    grant = Grant(member_id=member.id, item_id=item.id,
-                  value=item.value if value is None else Decimal(value),
+    gross = item.value if value is None else Decimal(value)
+    fields.setdefault("net_value", item.net_value if value is None else gross)
+    fields.setdefault("vat_rate", item.vat_rate if value is None else Decimal("0"))
+    grant = Grant(member_id=member.id, item_id=item.id, value=gross,
                   kind=fields.pop("kind", item.kind), year=year or utcnow().year,
                   status=status, **fields)
     db.session.add(grant)

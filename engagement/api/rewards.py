@@ -22,7 +22,11 @@ SCHEMAS["RewardItem"] = {
     "type": "object", "required": ["id", "name", "value", "kind"],
     "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
                    "value": {"type": "string", "examples": ["49.99"],
-                             "description": "Decimal amount in EUR."},
+                             "description": "Gross amount in EUR (net plus VAT)."},
+                   "net_value": {"type": "string", "examples": ["42.01"],
+                                 "description": "Net amount in EUR (without VAT)."},
+                   "vat_rate": {"type": "string", "examples": ["19.00"],
+                                "description": "VAT rate in percent."},
                    "kind": {"type": "string",
                             "enum": ["gift", "voucher", "travel", "hospitality"]}},
 }
@@ -36,7 +40,11 @@ SCHEMAS["RewardGrant"] = {
     "properties": {
         "id": {"type": "integer"}, "member_id": {"type": "integer"},
         "item_id": {"type": "integer"},
-        "value": {"type": "string", "description": "The item's value when granted (EUR)."},
+        "value": {"type": "string",
+                  "description": "The item's gross value when granted (EUR)."},
+        "net_value": {"type": "string",
+                      "description": "The item's net value when granted (EUR)."},
+        "vat_rate": {"type": "string", "description": "VAT rate in percent when granted."},
         "kind": {"type": "string"}, "reason": {"type": "string"},
         "event_id": {"type": ["integer", "null"]},
         "year": {"type": "integer", "description": "Tax year (calendar year, Europe/Berlin)."},
@@ -54,12 +62,14 @@ SCHEMAS["RewardGrant"] = {
 
 def item_json(item: RewardItem) -> dict[str, Any]:
     return {"id": item.id, "name": item.name, "value": f"{item.value:.2f}",
+            "net_value": f"{item.net_value:.2f}", "vat_rate": f"{item.vat_rate:.2f}",
             "kind": str(item.kind)}
 
 
 def grant_json(grant: Grant) -> dict[str, Any]:
     return {"id": grant.id, "member_id": grant.member_id, "item_id": grant.item_id,
-            "value": f"{grant.value:.2f}", "kind": str(grant.kind), "reason": grant.reason,
+            "value": f"{grant.value:.2f}", "net_value": f"{grant.net_value:.2f}",
+            "vat_rate": f"{grant.vat_rate:.2f}", "kind": str(grant.kind), "reason": grant.reason,
             "event_id": grant.event_id, "year": grant.year, "status": str(grant.status),
             "fulfilment": grant.fulfilment and str(grant.fulfilment),
             "granted_at": grant.granted_at.isoformat().replace("+00:00", "Z")}

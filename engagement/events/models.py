@@ -10,14 +10,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import UTCDateTime, enum_column
+from ..db import Money, UTCDateTime, enum_column
 from ..extensions import db
 from ..timeutil import utcnow
 from .rules import ACTIVE_STATUSES, EventStatus, InvitationStatus
@@ -47,7 +46,7 @@ class Event(db.Model):
     capacity: Mapped[int | None] = mapped_column(Integer)
     rsvp_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     plus_one_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
-    per_attendee_cost: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    per_attendee_cost: Mapped[Decimal | None] = mapped_column(Money())
     organizer_name: Mapped[str] = mapped_column(String(255), default="")
     organizer_email: Mapped[str] = mapped_column(String(255))
     reminder_days: Mapped[int | None] = mapped_column(Integer)

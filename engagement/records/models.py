@@ -10,14 +10,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import enum_column
+from ..db import ExactDecimal, enum_column
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
 from .rules import EventRoleKind
@@ -32,7 +31,7 @@ class EventRole(db.Model):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"),
                                            index=True)
     role: Mapped[EventRoleKind] = mapped_column(enum_column(EventRoleKind, "event_role"))
-    hours: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    hours: Mapped[Decimal] = mapped_column(ExactDecimal(5, 2))
     note: Mapped[str] = mapped_column(Text, default="")
 
 

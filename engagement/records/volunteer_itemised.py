@@ -75,7 +75,7 @@ def itemised_record(session: Session, member_id: int, year: int,
                     tz_name: str) -> ItemisedRecord:
     """The member-year's figures with every line they are made of."""
     record = services.year_records(session, year, tz_name, [member_id])[member_id]
-    settings = reward_services.tax_settings(session)
+    settings = reward_services.tax_settings(session, year)
     rewards = reward_services.member_reward_lines(session, member_id, year, tz_name)
     return ItemisedRecord(
         record=record, person_name=person_name(session, member_id),

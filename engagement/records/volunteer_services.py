@@ -139,7 +139,7 @@ def year_records(session: Session, year: int, tz_name: str,
         .join(Event, Event.id == EventRole.event_id)
         .where(Event.starts_at >= start, Event.starts_at < end)
         .group_by(EventRole.member_id), EventRole.member_id))}
-    settings = reward_services.tax_settings(session)
+    settings = reward_services.tax_settings(session, year)
     rewards = reward_services._totals(session, year, tz_name, settings, member_ids)
     ids = set(forum) | set(attended) | set(role_hours) | set(rewards)
     if member_ids is not None:

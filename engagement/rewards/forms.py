@@ -32,11 +32,18 @@ TARGET_LABELS = {"member": _l("One member"), "event": _l("All attendees of an ev
                  "tier": _l("All members of a tier")}
 
 
+BASIS_SHORT = {"net": _l("net"), "gross": _l("gross")}
+BASIS_LABELS = {"net": _l("net (the company deducts input VAT)"),
+                "gross": _l("gross (no input VAT deduction)")}
+
+
 class ItemForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(_l("Description"), validators=[Optional()])
-    value = DecimalField(_l("Value (EUR, incl. VAT)"), places=2,
-                         validators=[InputRequired(), NumberRange(min=0, max=99999999)])
+    net_value = DecimalField(_l("Net value (EUR, without VAT)"), places=2,
+                             validators=[InputRequired(), NumberRange(min=0, max=99999999)])
+    vat_rate = DecimalField(_l("VAT rate (%)"), places=2, default=19,
+                            validators=[InputRequired(), NumberRange(min=0, max=100)])
     kind = SelectField(_l("Kind"), choices=_choices(KIND_LABELS),
                        validators=[DataRequired()])
     active = BooleanField(_l("Active (can be granted)"), default=True)
@@ -59,14 +66,43 @@ class FulfilmentForm(FlaskForm):
     note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
 
 
-class SettingsForm(FlaskForm):
+def _source(label):
+    return TextAreaField(label, validators=[DataRequired(), Length(max=1000)],
+                         render_kw={"rows": 2})
+
+
+class TaxYearForm(FlaskForm):
+    """The rules of one year; every figure has its source next to it."""
+
     gift_limit = DecimalField(_l("Gift limit per recipient and year (EUR)"), places=2,
                               validators=[InputRequired(), NumberRange(min=0, max=100000)])
-    gift_limit_source = TextAreaField(_l("Source of the gift limit"),
-                                      validators=[DataRequired(), Length(max=1000)])
+    gift_limit_source = _source(_l("Source of the gift limit"))
+    limit_basis = SelectField(_l("The limit test counts"), choices=_choices(BASIS_LABELS),
+                              validators=[DataRequired()])
+    limit_basis_source = _source(_l("Source of the limit basis"))
+    flat_tax_opted_in = BooleanField(
+        _l("The company pays the flat-rate tax for this year (§ 37b EStG)"))
+    flat_tax_source = _source(_l("Source of the opt-in"))
     flat_rate = DecimalField(_l("Flat-rate tax (%)"), places=2,
                              validators=[InputRequired(), NumberRange(min=0, max=100)])
-    flat_rate_source = TextAreaField(_l("Source of the flat-rate tax"),
-                                     validators=[DataRequired(), Length(max=1000)])
-    flat_tax_opted_in = BooleanField(_l("The company pays the flat-rate tax (§ 37b EStG)"))
+    flat_rate_source = _source(_l("Source of the flat-rate tax"))
+    flat_tax_cap = DecimalField(_l("Flat-rate tax at most per recipient and year (EUR)"),
+                                places=2, validators=[InputRequired(),
+                                                      NumberRange(min=0, max=99999999)])
+    flat_tax_cap_source = _source(_l("Source of the maximum"))
+    giveaway_limit = DecimalField(_l("Give-aways left out of the flat-rate tax up to (EUR)"),
+                                  places=2, validators=[InputRequired(),
+                                                        NumberRange(min=0, max=100000)])
+    giveaway_source = _source(_l("Source of the give-away limit"))
     include_hospitality = BooleanField(_l("Count event hospitality per attendee in the ledger"))
+
+
+class ApprovalForm(FlaskForm):
+    """Four eyes and the sender of the § 37b notices (programme settings, audited)."""
+
+    four_eyes = BooleanField(_l("Four eyes: the proposer of a grant cannot approve it"))
+    four_eyes_above = DecimalField(_l("… for grants above (EUR, gross)"), places=2,
+                                   validators=[InputRequired(),
+                                               NumberRange(min=0, max=99999999)])
+    company = StringField(_l("Company name on flat-rate tax notices"),
+                          validators=[Optional(), Length(max=300)])

@@ -4,13 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import enum_column
+from ..db import ExactDecimal, Money, enum_column
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
-from .rules import Fulfilment, GrantStatus, Kind
+from .rules import Fulfilment, GrantStatus, Kind, LimitBasis, TaxSettings
 
 
 class RewardItem(db.Model):
@@ -19,7 +19,11 @@ class RewardItem(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    value: Mapped[Decimal] = mapped_column(Numeric(10, 2))  # EUR incl. VAT, as the tax law counts
+    # What the company pays: net price and VAT rate; `value` is the gross amount they give
+    # (the limit test counts net or gross as the year's rules say; § 37b counts gross).
+    net_value: Mapped[Decimal] = mapped_column(Money())
+    vat_rate: Mapped[Decimal] = mapped_column(ExactDecimal(5, 2))  # percent
+    value: Mapped[Decimal] = mapped_column(Money())  # gross, EUR incl. VAT
     kind: Mapped[Kind] = mapped_column(enum_column(Kind, "reward_kind"))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -38,7 +42,9 @@ class Grant(db.Model):
     item_id: Mapped[int] = mapped_column(ForeignKey("reward_items.id", ondelete="RESTRICT"),
                                          index=True)
     # Snapshot: a later price change in the catalogue must not rewrite past years' ledgers.
-    value: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    value: Mapped[Decimal] = mapped_column(Money())  # gross
+    net_value: Mapped[Decimal] = mapped_column(Money())
+    vat_rate: Mapped[Decimal] = mapped_column(ExactDecimal(5, 2))
     kind: Mapped[Kind] = mapped_column(enum_column(Kind, "reward_grant_kind"))
     reason: Mapped[str] = mapped_column(Text, default="")
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"),
@@ -60,3 +66,37 @@ class Grant(db.Model):
 
     item = relationship("RewardItem", lazy="joined")
     member = relationship("Member")
+
+
+class TaxYear(db.Model):
+    """The tax rules of one calendar year, each figure with its source.
+
+    One row per year, so changing a year (the § 37b opt-in is a choice per year) never
+    rewrites another's ledger. Seeded with the German history by the migration.
+    """
+
+    __tablename__ = "reward_tax_years"
+    __table_args__ = (
+        CheckConstraint("year > 1900 AND year < 3000", name="year_range"),
+    )
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    gift_limit: Mapped[Decimal] = mapped_column(Money())
+    gift_limit_source: Mapped[str] = mapped_column(Text)
+    limit_basis: Mapped[LimitBasis] = mapped_column(enum_column(LimitBasis, "reward_limit_basis",
+                                                                length=8))
+    limit_basis_source: Mapped[str] = mapped_column(Text)
+    flat_tax_opted_in: Mapped[bool] = mapped_column(Boolean)
+    flat_tax_source: Mapped[str] = mapped_column(Text)
+    flat_rate: Mapped[Decimal] = mapped_column(ExactDecimal(5, 2))
+    flat_rate_source: Mapped[str] = mapped_column(Text)
+    flat_tax_cap: Mapped[Decimal] = mapped_column(Money())
+    flat_tax_cap_source: Mapped[str] = mapped_column(Text)
+    giveaway_limit: Mapped[Decimal] = mapped_column(Money())
+    giveaway_source: Mapped[str] = mapped_column(Text)
+    include_hospitality: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def settings(self, *, inherited_from: int | None = None) -> TaxSettings:
+        return TaxSettings(year=self.year, inherited_from=inherited_from, **{
+            name: getattr(self, name) for name in TaxSettings.FIGURES})

@@ -9,50 +9,80 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Integer, Numeric, Select, String, and_, func, insert, literal, or_, select
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from .. import audit
 from ..community.models import Member
+from ..db import ExactDecimal, Money
 from ..events import attendance
 from ..events.models import Event
-from ..settings import get_setting, set_setting
 from ..timeutil import UTCDateTime, year_bounds_utc
+from . import notice as notices
 from . import rules
 from .models import Grant, RewardItem
 from .rules import Fulfilment, GrantStatus, Kind, TaxSettings
 
-SETTINGS_KEY = "rewards.tax"
+# The tax rules and approval settings live in tax_services; callers reach every rewards use
+# case through this module.
+from .tax_services import (  # noqa: F401
+    COMPANY_KEY,
+    FOUR_EYES_KEY,
+    RewardError,
+    SettingSource,
+    company_name,
+    four_eyes,
+    four_eyes_source,
+    save_company_name,
+    save_four_eyes,
+    save_tax_year,
+    tax_settings,
+    tax_years,
+)
 
 
-class RewardError(ValueError):
-    """A request the rules refuse; the message is shown to the user."""
+class FourEyesRequired(RewardError):
+    """The grant is above the four-eyes threshold and the approver proposed it."""
 
 
-def tax_settings(session: Session) -> TaxSettings:
-    return TaxSettings.from_mapping(get_setting(session, SETTINGS_KEY))
+# --- catalogue ----------------------------------------------------------------------------
+
+def _priced(net_value: object, vat_rate: object) -> tuple[Decimal, Decimal, Decimal]:
+    try:
+        net, rate = rules.money(net_value), rules.percent(vat_rate)
+    except ValueError as exc:
+        raise RewardError(f"net value/VAT rate: {exc}") from exc
+    return net, rate, rules.gross_of(net, rate)
 
 
-def save_tax_settings(session: Session, new: TaxSettings) -> TaxSettings:
-    old = tax_settings(session)
-    set_setting(session, SETTINGS_KEY, new.to_mapping())
-    audit.record(session, "rewards.settings", "setting", SETTINGS_KEY,
-                 before=old.to_mapping(), after=new.to_mapping())
-    return new
-
-
-def create_item(session: Session, *, name: str, value: object, kind: str,
-                description: str = "", now: datetime) -> RewardItem:
+def create_item(session: Session, *, name: str, kind: str, net_value: object = None,
+                vat_rate: object = "0", description: str = "",
+                now: datetime, value: object | None = None) -> RewardItem:
+    """A catalogue item from its net price and VAT rate (`value`, a gross amount with no
+    VAT known, is accepted for callers that only know the gross: then net = gross)."""
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise RewardError("name: required, at most 200 characters")
+    if value is not None:
+        net_value, vat_rate = value, "0"
+    net, rate, gross = _priced(net_value, vat_rate)
     try:
-        amount = rules.money(value)
         kind_ = Kind(kind)
     except ValueError as exc:
-        raise RewardError(f"value/kind: {exc}") from exc
-    item = RewardItem(name=name, description=description or "", value=amount, kind=kind_,
-                      active=True, created_at=now)
+        raise RewardError(f"kind: {exc}") from exc
+    item = RewardItem(name=name, description=description or "", net_value=net, vat_rate=rate,
+                      value=gross, kind=kind_, active=True, created_at=now)
     session.add(item)
     session.flush()
     audit.record(session, "rewards.item_create", "reward_item", item.id,
@@ -60,16 +90,18 @@ def create_item(session: Session, *, name: str, value: object, kind: str,
     return item
 
 
-def update_item(session: Session, item: RewardItem, *, name: str, value: object, kind: str,
-                description: str, active: bool) -> RewardItem:
+def update_item(session: Session, item: RewardItem, *, name: str, kind: str,
+                net_value: object, vat_rate: object, description: str,
+                active: bool) -> RewardItem:
     before = _item_state(item)
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise RewardError("name: required, at most 200 characters")
+    item.net_value, item.vat_rate, item.value = _priced(net_value, vat_rate)
     try:
-        item.value, item.kind = rules.money(value), Kind(kind)
+        item.kind = Kind(kind)
     except ValueError as exc:
-        raise RewardError(f"value/kind: {exc}") from exc
+        raise RewardError(f"kind: {exc}") from exc
     item.name, item.description, item.active = name, description or "", bool(active)
     session.flush()
     audit.record(session, "rewards.item_update", "reward_item", item.id,
@@ -78,7 +110,8 @@ def update_item(session: Session, item: RewardItem, *, name: str, value: object,
 
 
 def _item_state(item: RewardItem) -> dict:
-    return {"name": item.name, "value": str(item.value), "kind": str(item.kind),
+    return {"name": item.name, "net_value": str(item.net_value),
+            "vat_rate": str(item.vat_rate), "value": str(item.value), "kind": str(item.kind),
             "active": item.active}
 
 
@@ -109,24 +142,55 @@ def _counted(*, pending: bool):
                 or_(Grant.fulfilment.is_(None), Grant.fulfilment != Fulfilment.CANCELLED))
 
 
-def _totals(session: Session, year: int, tz_name: str, settings: TaxSettings,
-            member_ids: Select | None = None, *, pending: bool = False) -> dict[int, Decimal]:
-    """Totals per member for one year (grants, plus hospitality), summed in the database."""
+def _year_sums(session: Session, year: int, tz_name: str, settings: TaxSettings,
+               member_ids: Select | list[int] | None = None, *,
+               pending: bool = False) -> dict[int, rules.YearTotals]:
+    """Per member for one year, summed in the database (exact: NUMERIC, or whole cents on
+    SQLite): the amount the limit test counts, the gross value, the § 37b base before the
+    cap, and the give-aways left out of it; hospitality added if the year counts it."""
     kinds = [k for k in Kind if rules.counts_for_ledger(k, settings)]
-    query = (select(Grant.member_id, func.sum(Grant.value))
+    gifts = list(rules.GIFT_KINDS)
+    basis = Grant.net_value if settings.limit_basis == rules.LimitBasis.NET else Grant.value
+    flat = and_(Grant.kind.in_(gifts), basis > settings.giveaway_limit)
+    zero = literal(Decimal("0.00"), Money())
+    query = (select(Grant.member_id, func.sum(basis), func.sum(Grant.value),
+                    func.sum(case((flat, Grant.value), else_=zero)),
+                    func.sum(case((and_(Grant.kind.in_(gifts), ~flat), Grant.value),
+                                  else_=zero)))
              .where(Grant.year == year, _counted(pending=pending), Grant.kind.in_(kinds))
              .group_by(Grant.member_id))
     if member_ids is not None:
         query = query.where(Grant.member_id.in_(member_ids))
-    totals = {m: Decimal(t) for m, t in session.execute(query)}
+    sums = {m: [limit, gross, base, give] for m, limit, gross, base, give in
+            session.execute(query)}
     if settings.include_hospitality:
         sub = _hospitality(year, tz_name).subquery()
         query = select(sub.c.member_id, func.sum(sub.c.value)).group_by(sub.c.member_id)
         if member_ids is not None:
             query = query.where(sub.c.member_id.in_(member_ids))
         for member_id, value in session.execute(query):
-            totals[member_id] = totals.get(member_id, Decimal("0")) + Decimal(value)
-    return totals
+            entry = sums.setdefault(member_id, [Decimal("0.00")] * 4)
+            entry[0] += value
+            entry[1] += value
+    return {m: rules.YearTotals(*(Decimal(v) for v in values)) for m, values in sums.items()}
+
+
+def _totals(session: Session, year: int, tz_name: str, settings: TaxSettings,
+            member_ids: Select | list[int] | None = None, *,
+            pending: bool = False) -> dict[int, Decimal]:
+    """Per member: the amount the year's limit test counts (net or gross, see settings)."""
+    return {m: t.limit_total for m, t in _year_sums(
+        session, year, tz_name, settings, member_ids, pending=pending).items()}
+
+
+def _flat_gifts(session: Session, year: int, member_id: int, settings: TaxSettings):
+    """(grant, item name) of the member's gifts in the § 37b base, in the order given."""
+    basis = Grant.net_value if settings.limit_basis == rules.LimitBasis.NET else Grant.value
+    return session.execute(
+        select(Grant, RewardItem.name).join(RewardItem, RewardItem.id == Grant.item_id)
+        .where(Grant.member_id == member_id, Grant.year == year, _counted(pending=False),
+               Grant.kind.in_(list(rules.GIFT_KINDS)), basis > settings.giveaway_limit)
+        .order_by(Grant.granted_at, Grant.id)).all()
 
 
 @dataclass
@@ -145,19 +209,20 @@ def plan_grants(session: Session, *, item_id: int, member_ids: Select | list[int
         raise RewardError("item: unknown or inactive reward")
     recipients = select(Member.id).where(Member.id.in_(member_ids))
     count = session.scalar(select(func.count()).select_from(recipients.subquery())) or 0
-    settings = tax_settings(session)
     year = rules.grant_year(now, tz_name)
+    settings = tax_settings(session, year)
     # Only recipients who already have gifts this year are loaded; everyone else starts at 0.
     totals = _totals(session, year, tz_name, settings, recipients, pending=True)
     preview = rules.Preview(count=count, total=rules.money(item.value * count))
     for member_id in sorted(totals):
         check = rules.check_grant(member_id, totals[member_id], item.value, item.kind,
-                                  settings)
+                                  settings, net=item.net_value)
         if check.crosses_limit:
             preview.crossing_count += 1
             if len(preview.crossing) < rules.PREVIEW_CROSSING:
                 preview.crossing.append(check)
-    fresh = rules.check_grant(0, Decimal("0"), item.value, item.kind, settings)
+    fresh = rules.check_grant(0, Decimal("0"), item.value, item.kind, settings,
+                              net=item.net_value)
     if fresh.crosses_limit:  # the item alone is over the limit: every new recipient crosses
         preview.crossing_count += count - len(totals)
         room = rules.PREVIEW_CROSSING - len(preview.crossing)
@@ -165,7 +230,8 @@ def plan_grants(session: Session, *, item_id: int, member_ids: Select | list[int
             ids = session.scalars(recipients.where(Member.id.not_in(list(totals) or [0]))
                                   .order_by(Member.id).limit(room))
             preview.crossing += [rules.check_grant(m, Decimal("0"), item.value, item.kind,
-                                                   settings) for m in ids]
+                                                   settings, net=item.net_value)
+                                 for m in ids]
     return GrantPlan(item, recipients, year, preview)
 
 
@@ -181,7 +247,9 @@ def execute_plan(session: Session, plan: GrantPlan, *, reason: str, event_id: in
         raise RewardError("event_id: unknown event")
     item = plan.item
     columns = {"member_id": Member.id, "item_id": literal(item.id),
-               "value": literal(item.value, Numeric(10, 2)),
+               "value": literal(item.value, Money()),
+               "net_value": literal(item.net_value, Money()),
+               "vat_rate": literal(item.vat_rate, ExactDecimal(5, 2)),
                "kind": literal(str(item.kind), String(16)), "reason": literal(reason or ""),
                "event_id": literal(event_id, Integer), "year": literal(plan.year),
                "status": literal(GrantStatus.PROPOSED.value, String(16)),
@@ -207,15 +275,29 @@ def execute_plan(session: Session, plan: GrantPlan, *, reason: str, event_id: in
     return single if single is not None else created
 
 
+def needs_second_person(session: Session, grant: Grant) -> bool:
+    """Whether approving `grant` takes someone other than its proposer (four eyes)."""
+    return rules.needs_second_person(grant.value, four_eyes(session))
+
+
 def decide(session: Session, grant: Grant, *, approve: bool, by_user_id: int | None,
            now: datetime) -> Grant:
+    """Approve or reject a proposed grant. Four eyes: above the configured value its
+    proposer cannot approve it (rejecting one's own proposal is always possible)."""
     if grant.status != GrantStatus.PROPOSED:
         raise RewardError("only proposed grants can be approved or rejected")
+    policy = four_eyes(session)
+    if approve and not rules.may_approve(grant.value, grant.granted_by_id, by_user_id, policy):
+        raise FourEyesRequired(
+            f"four eyes: a grant above {policy.above:.2f} EUR needs the approval of someone "
+            "other than its proposer")
     grant.status = GrantStatus.APPROVED if approve else GrantStatus.REJECTED
     grant.approved_by_id, grant.decided_at = by_user_id, now
     session.flush()
     audit.record(session, "rewards.approve" if approve else "rewards.reject", "reward_grant",
-                 grant.id, before={"status": "proposed"}, after={"status": str(grant.status)})
+                 grant.id, before={"status": "proposed"},
+                 after={"status": str(grant.status), "proposed_by": grant.granted_by_id,
+                        "four_eyes": rules.needs_second_person(grant.value, policy)})
     return grant
 
 
@@ -246,25 +328,80 @@ def set_fulfilment(session: Session, grant: Grant, *, status: str, note: str,
     return grant
 
 
-def ledger(session: Session, year: int, tz_name: str) -> list[rules.LedgerLine]:
-    """Per-recipient totals of one year: approved, not cancelled grants (plus event
-    hospitality if configured)."""
-    settings = tax_settings(session)
-    totals = _totals(session, year, tz_name, settings)
-    return [rules.ledger_line(m, year, t, settings) for m, t in sorted(totals.items())]
+def ledger(session: Session, year: int, tz_name: str,
+           member_ids: list[int] | None = None) -> list[rules.LedgerLine]:
+    """Per-recipient lines of one year under that year's rules: approved, not cancelled
+    grants (plus event hospitality if the year counts it); all recipients or `member_ids`."""
+    settings = tax_settings(session, year)
+    lines = []
+    for member_id, totals in sorted(_year_sums(session, year, tz_name, settings,
+                                               member_ids).items()):
+        capped = None
+        if settings.flat_tax_opted_in and totals.flat_gross > settings.flat_tax_cap:
+            # Rare: only then does the order of the gifts matter (the cap cuts it).
+            capped = rules.flat_tax_base(
+                [g.value for g, _name in _flat_gifts(session, year, member_id, settings)],
+                settings.flat_tax_cap)
+        lines.append(rules.ledger_line(member_id, year, totals, settings, capped))
+    return lines
 
 
 def ledger_summary(lines: list[rules.LedgerLine]) -> dict:
     return {"recipients": len(lines), "total": sum((ln.total for ln in lines), Decimal("0")),
+            "gross": sum((ln.gross for ln in lines), Decimal("0")),
             "over": sum(1 for ln in lines if ln.flag == rules.Flag.OVER),
-            "tax": sum((ln.tax or Decimal("0") for ln in lines), Decimal("0"))}
+            "tax": sum((ln.tax or Decimal("0") for ln in lines), Decimal("0")),
+            "base": sum((ln.flat_base or Decimal("0") for ln in lines), Decimal("0"))}
+
+
+def member_ledger(session: Session, year: int, member_id: int,
+                  tz_name: str) -> rules.LedgerLine | None:
+    """One recipient's line of the year (None: nothing that counts)."""
+    return next(iter(ledger(session, year, tz_name, [member_id])), None)
+
+
+@dataclass(frozen=True)
+class Notice:
+    member_id: int
+    year: int
+    recipient: str
+    text: str
+    line: rules.LedgerLine
+    settings: TaxSettings
+
+
+def flat_tax_notice(session: Session, year: int, member_id: int, *, recipient: str,
+                    tz_name: str, issued) -> Notice:
+    """The § 37b notice for one recipient and year (German text), from that year's rules."""
+    settings = tax_settings(session, year)
+    if not settings.flat_tax_opted_in:
+        raise RewardError(f"no flat-rate tax in {year}: the company did not opt in")
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz_name)
+    rows = _flat_gifts(session, year, member_id, settings)
+    if not rows:
+        raise RewardError("no gifts in the flat-rate tax for this recipient and year")
+    # The same cut as rules.flat_tax_base, gift by gift, so the notice can list both sides.
+    base, over, gifts = Decimal("0.00"), False, []
+    for grant, name in rows:
+        fits = not over and base + grant.value <= settings.flat_tax_cap
+        base, over = (base + grant.value, over) if fits else (base, True)
+        gifts.append(notices.NoticeGift(grant.granted_at.astimezone(zone).date(), name,
+                                      grant.value, fits))
+    text = notices.flat_tax_notice(recipient=recipient, member_id=member_id, year=year,
+                                 gifts=gifts, settings=settings, issued=issued,
+                                 company=company_name(session))
+    line = member_ledger(session, year, member_id, tz_name)
+    return Notice(member_id, year, recipient, text, line, settings)
 
 
 def gift_rows(session: Session, year: int):
     """The separate listing of gifts: one row per approved, not cancelled gift of the year."""
     return session.execute(
         select(Grant.id, Grant.granted_at, Member.display_name, Member.id, RewardItem.name,
-               Grant.kind, Grant.value, Grant.status, Grant.reason)
+               Grant.kind, Grant.value, Grant.net_value, Grant.vat_rate, Grant.status,
+               Grant.reason)
         .join(Member, Member.id == Grant.member_id).join(RewardItem, RewardItem.id == Grant.item_id)
         .where(Grant.year == year, _counted(pending=False),
                Grant.kind.in_(list(rules.GIFT_KINDS)))
@@ -289,7 +426,7 @@ def member_reward_lines(session: Session, member_id: int, year: int,
                         tz_name: str) -> list[RewardLine]:
     """The member's approved, not cancelled grants of `year` and (if configured) event
     hospitality, oldest first; the counted lines sum to the year's ledger total."""
-    settings = tax_settings(session)
+    settings = tax_settings(session, year)
     lines = [RewardLine(at, name, Kind(kind), Decimal(value),
                         rules.counts_for_ledger(kind, settings), grant_id, event_id)
              for grant_id, at, name, kind, value, event_id in session.execute(

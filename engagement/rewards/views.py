@@ -5,6 +5,7 @@ Managers change things; HR may read the grants list and the ledger (and export i
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -34,15 +35,18 @@ from ..timeutil import local_year, utcnow
 from ..web import ConfirmForm, page_arg
 from . import restriction, rules, services
 from .forms import (
+    BASIS_LABELS,
+    BASIS_SHORT,
     FLAG_LABELS,
     FULFILMENT_LABELS,
     KIND_LABELS,
     STATUS_LABELS,
     TARGET_LABELS,
+    ApprovalForm,
     FulfilmentForm,
     GrantForm,
     ItemForm,
-    SettingsForm,
+    TaxYearForm,
 )
 from .models import Grant, RewardItem
 from .rules import Fulfilment, GrantStatus, TaxSettings
@@ -67,7 +71,8 @@ def _year_arg() -> int:
 @bp.app_context_processor
 def reward_labels():
     return {"reward_kind_labels": KIND_LABELS, "reward_status_labels": STATUS_LABELS,
-            "reward_fulfilment_labels": FULFILMENT_LABELS, "reward_flag_labels": FLAG_LABELS}
+            "reward_fulfilment_labels": FULFILMENT_LABELS, "reward_flag_labels": FLAG_LABELS,
+            "reward_basis_labels": BASIS_LABELS, "reward_basis_short": BASIS_SHORT}
 
 
 @bp.app_template_filter("reward_money")
@@ -93,7 +98,8 @@ def edit_item(item_id: int | None):
     item = None if item_id is None else (db.session.get(RewardItem, item_id) or abort(404))
     form = ItemForm(obj=item)
     if form.validate_on_submit():
-        values = dict(name=form.name.data, value=form.value.data, kind=form.kind.data,
+        values = dict(name=form.name.data, net_value=form.net_value.data,
+                      vat_rate=form.vat_rate.data, kind=form.kind.data,
                       description=form.description.data or "")
         try:
             if item is None:
@@ -194,10 +200,13 @@ def grants():
         shown = paginate(db.session, query, page=shown.pages, per_page=PER_PAGE,
                          count=shown.total)
     names = display_names(db.session, {g.member_id for g in shown.items})
-    rows = [(g, names.get(g.member_id)) for g in shown.items]
+    policy = services.four_eyes(db.session)
+    rows = [(g, names.get(g.member_id),
+             not rules.may_approve(g.value, g.granted_by_id, current_user.id, policy))
+            for g in shown.items]
     return render_template(
         "rewards/grants.html", rows=rows, page=shown.page, pages=shown.pages,
-        total=shown.total, year=year,
+        total=shown.total, year=year, four_eyes=policy,
         status=status, fulfilment=fulfilment, can_edit=current_role() in (Role.ADMIN,
                                                                           Role.MANAGER),
         confirm=ConfirmForm(), fulfilment_form=FulfilmentForm(formdata=None))
@@ -226,6 +235,9 @@ def _decide(grant_id: int, decision: str):
     try:
         services.decide(db.session, grant, approve=decision == "approve",
                         by_user_id=current_user.id, now=utcnow())
+    except services.FourEyesRequired:
+        flash(_("Four eyes: you proposed this grant, so someone else has to approve it."),
+              "error")
     except services.RewardError as exc:
         flash(str(exc), "error")
     else:
@@ -277,7 +289,7 @@ def ledger():
     return render_template(
         "rewards/ledger.html", year=year, lines=result.items, names=names, flag=only,
         restricted=restricted,
-        summary=services.ledger_summary(lines), settings=services.tax_settings(db.session),
+        summary=services.ledger_summary(lines), settings=services.tax_settings(db.session, year),
         page=result.page, pages=result.pages, total=result.total)
 
 
@@ -288,35 +300,95 @@ def gifts_csv():
     buffer = io.StringIO()
     writer = SafeWriter(buffer)
     writer.writerow(["grant_id", "date", "recipient", "member_id", "reward", "kind",
-                     "value_eur", "status", "reason"])
+                     "value_eur", "net_eur", "vat_rate", "status", "reason"])
     zone = ZoneInfo(_tz())
     rows = list(services.gift_rows(db.session, year))
     restricted = _restricted_names([row[3] for row in rows])
-    for gid, at, name, mid, item, kind, value, status, reason in rows:
+    for gid, at, name, mid, item, kind, value, net, vat, status, reason in rows:
         writer.writerow([gid, at.astimezone(zone).date().isoformat(),
-                         restricted.get(mid, name), mid, item,
-                         str(kind), f"{value:.2f}", str(status), reason])
+                         restricted.get(mid, name), mid, item, str(kind), f"{value:.2f}",
+                         f"{net:.2f}", f"{vat:.2f}", str(status), reason])
     return Response(buffer.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename=gifts-{year}.csv"})
 
 
+@bp.route("/ledger/<int:year>/notice/<int:member_id>")
+@roles_required(Role.MANAGER, Role.HR)
+def notice(year: int, member_id: int):
+    """The § 37b notice for one recipient and year: a printable page, or `?format=txt`."""
+    member = get_member(db.session, member_id) or abort(404)
+    if not 1900 < year < 3000:
+        abort(404)
+    try:
+        result = services.flat_tax_notice(
+            db.session, year, member_id, recipient=member.display_name, tz_name=_tz(),
+            issued=datetime.now(ZoneInfo(_tz())).date())
+    except services.RewardError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("rewards.ledger", year=year))
+    if request.args.get("format") == "txt":
+        return Response(result.text, mimetype="text/plain", headers={
+            "Content-Disposition":
+                f"attachment; filename=notice-37b-{year}-{member_id}.txt"})
+    return render_template("rewards/notice.html", notice=result, member=member)
+
+
 # --- settings -------------------------------------------------------------------------
+
+def _form_data(settings: TaxSettings) -> dict:
+    return {name: getattr(settings, name) for name in TaxSettings.FIGURES} | {
+        "limit_basis": str(settings.limit_basis)}
+
 
 @bp.route("/settings", methods=["GET", "POST"])
 @roles_required(Role.MANAGER)
 def settings():
-    current = services.tax_settings(db.session)
-    form = SettingsForm(data=None if request.method == "POST" else current.__dict__)
+    """The tax rules of one year (`?year=`, this year by default) and the list of years."""
+    year = _year_arg()
+    current = services.tax_settings(db.session, year)
+    form = TaxYearForm(data=None if request.method == "POST" else _form_data(current))
     if form.validate_on_submit():
-        services.save_tax_settings(db.session, TaxSettings(
-            gift_limit=rules.money(form.gift_limit.data),
-            flat_rate=rules.percent(form.flat_rate.data),
-            flat_tax_opted_in=form.flat_tax_opted_in.data,
-            include_hospitality=form.include_hospitality.data,
-            gift_limit_source=form.gift_limit_source.data.strip(),
-            flat_rate_source=form.flat_rate_source.data.strip()))
-        flash(_("Reward tax settings saved."), "success")
-        return redirect(url_for("rewards.settings"))
-    return render_template("rewards/settings.html", form=form, current=current)
+        try:
+            services.save_tax_year(db.session, year, TaxSettings(
+                year=year, gift_limit=rules.money(form.gift_limit.data),
+                gift_limit_source=form.gift_limit_source.data.strip(),
+                limit_basis=rules.LimitBasis(form.limit_basis.data),
+                limit_basis_source=form.limit_basis_source.data.strip(),
+                flat_tax_opted_in=form.flat_tax_opted_in.data,
+                flat_tax_source=form.flat_tax_source.data.strip(),
+                flat_rate=rules.percent(form.flat_rate.data),
+                flat_rate_source=form.flat_rate_source.data.strip(),
+                flat_tax_cap=rules.money(form.flat_tax_cap.data),
+                flat_tax_cap_source=form.flat_tax_cap_source.data.strip(),
+                giveaway_limit=rules.money(form.giveaway_limit.data),
+                giveaway_source=form.giveaway_source.data.strip(),
+                include_hospitality=form.include_hospitality.data),
+                now=utcnow(), current_year=_this_year())
+        except (services.RewardError, ValueError) as exc:
+            flash(str(exc), "error")
+        else:
+            flash(_("Tax rules for %(year)s saved; other years are unchanged.", year=year),
+                  "success")
+            return redirect(url_for("rewards.settings", year=year))
+    policy = services.four_eyes(db.session)
+    approval = ApprovalForm(formdata=None, data={
+        "four_eyes": policy.enabled, "four_eyes_above": policy.above,
+        "company": services.company_name(db.session)})
+    return render_template("rewards/settings.html", form=form, current=current, year=year,
+                           years=services.tax_years(db.session), approval=approval,
+                           four_eyes_source=services.four_eyes_source(db.session),
+                           this_year=_this_year())
 
 
+@bp.route("/settings/approval", methods=["POST"])
+@roles_required(Role.MANAGER)
+def approval_settings():
+    form = ApprovalForm()
+    if not form.validate_on_submit():
+        flash(_("Enter a value of zero or more."), "error")
+    else:
+        services.save_four_eyes(db.session, rules.FourEyes(
+            enabled=form.four_eyes.data, above=rules.money(form.four_eyes_above.data)))
+        services.save_company_name(db.session, form.company.data or "")
+        flash(_("Approval settings saved."), "success")
+    return redirect(url_for("rewards.settings", _anchor="approval"))

@@ -1,6 +1,7 @@
 """Reward grants: services (single, event attendees, tier), approval, fulfilment, audit, API."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from engagement.events.models import Event, Invitation, InvitationStatus
 from engagement.extensions import db
 from engagement.rewards import init_app, services
 from engagement.rewards.models import Grant
-from engagement.rewards.rules import Flag, TaxSettings
+from engagement.rewards.rules import Flag
 from tests.factories import make_member, make_tier, make_user
 
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
@@ -36,6 +37,13 @@ def rw_any(app_any):
         init_app(app_any)
     with app_any.app_context():
         yield app_any
+
+
+def _set_year(year, **changes):
+    """Change one year's tax rules as a manager would (audited, other years untouched)."""
+    current = services.tax_settings(db.session, year)
+    return services.save_tax_year(db.session, year, dataclasses.replace(current, **changes),
+                                  now=NOW, current_year=NOW.year)
 
 
 def _item(value="25.00", kind="gift"):
@@ -94,10 +102,11 @@ def test_rejected_grants_and_hospitality_do_not_count_and_tax_when_opted_in(rw):
     _grant([m.id], _item("10.00"))
     assert [(ln.total, ln.tax) for ln in services.ledger(db.session, 2026, TZ)] == [
         (D("10.00"), None)]
-    services.save_tax_settings(db.session, TaxSettings(include_hospitality=True,
-                                                       flat_tax_opted_in=True))
+    _set_year(2026, include_hospitality=True, flat_tax_opted_in=True)
     (line,) = services.ledger(db.session, 2026, TZ)
-    assert (line.total, line.flag, line.tax) == (D("50.00"), Flag.AT_LIMIT, D("15.00"))
+    # Hospitality counts for the limit but never for § 37b; the 10.00 gift is a give-away.
+    assert (line.total, line.flag, line.flat_base, line.tax, line.giveaways) == (
+        D("50.00"), Flag.AT_LIMIT, D("0.00"), D("0.00"), D("10.00"))
 
 
 def test_event_hospitality_counts_per_attendee_when_configured(rw_any):
@@ -113,7 +122,7 @@ def test_event_hospitality_counts_per_attendee_when_configured(rw_any):
                    nonce="n")])
     _grant([came.id], _item("5.00"))
     assert [ln.total for ln in services.ledger(db.session, 2026, TZ)] == [D("5.00")]
-    services.save_tax_settings(db.session, TaxSettings(include_hospitality=True))
+    _set_year(2026, include_hospitality=True)
     lines = services.ledger(db.session, 2026, TZ)
     assert [(ln.member_id, ln.total, ln.flag) for ln in lines] == [
         (came.id, D("50.00"), Flag.AT_LIMIT)]
@@ -204,12 +213,14 @@ def test_api_items_and_grant_with_warning(api):
     _grant([m.id], _item("20.01"))
     db.session.commit()
     items = api("GET", "/rewards/items", api.hr_token).get_json()["items"]
-    assert {"id": item.id, "name": "Mug 30.00", "value": "30.00", "kind": "gift"} in items
+    assert {"id": item.id, "name": "Mug 30.00", "value": "30.00", "net_value": "30.00",
+            "vat_rate": "0.00", "kind": "gift"} in items
     r = api("POST", "/rewards/grants", json={"member_id": m.id, "item_id": item.id,
                                              "reason": "top answer"})
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
-    assert (body["value"], body["status"], body["member_id"]) == ("30.00", "proposed", m.id)
+    assert (body["value"], body["net_value"], body["vat_rate"], body["status"],
+            body["member_id"]) == ("30.00", "30.00", "0.00", "proposed", m.id)
     assert len(body["warnings"]) == 1 and "50.01" in body["warnings"][0]
     assert api("POST", "/rewards/grants", api.hr_token,
                json={"member_id": m.id, "item_id": item.id}).status_code == 403

@@ -35,7 +35,8 @@ def test_catalogue_grant_preview_confirm_approve_fulfil(rw, client, login_as):
     login_as("manager")
     token = csrf_token(client, "/rewards/items/new")
     r = client.post("/rewards/items/new", data={"csrf_token": token, "name": "=HYPERLINK()",
-                                                "kind": "gift", "value": "30.00",
+                                                "kind": "gift", "net_value": "30.00",
+                                                "vat_rate": "0",
                                                 "active": "y"})
     assert r.status_code == 302
     with rw.app_context():
@@ -68,6 +69,12 @@ def test_catalogue_grant_preview_confirm_approve_fulfil(rw, client, login_as):
         grant = db.session.scalars(select(Grant).where(Grant.member_id == a_id)
                                    .order_by(Grant.id.desc())).first()
         grant_id = grant.id
+    # Four eyes: the proposer is refused; a second manager approves.
+    token = csrf_token(client, "/rewards/grants")
+    r = client.post(f"/rewards/grants/{grant_id}/approve", data={"csrf_token": token},
+                    follow_redirects=True)
+    assert "someone else has to approve it" in r.get_data(as_text=True)
+    login_as("manager")
     token = csrf_token(client, "/rewards/grants")
     assert client.post(f"/rewards/grants/{grant_id}/approve",
                        data={"csrf_token": token}).status_code == 302
@@ -90,31 +97,46 @@ def test_catalogue_grant_preview_confirm_approve_fulfil(rw, client, login_as):
     assert len(rows) == 3  # Anna's two approved gifts; the other member's is only proposed
     assert {row[2] for row in rows[1:]} == {"'-Anna"}
     assert {row[4] for row in rows[1:]} == {"'=HYPERLINK()"}
-    assert {row[8] for row in rows[1:]} == {"", "'@team"}
+    assert {row[10] for row in rows[1:]} == {"", "'@team"}
 
 
-def test_settings_are_audited_and_change_the_ledger(rw, client, login_as):
+def _year_form(client, year, **changes):
+    data = {"csrf_token": csrf_token(client, f"/rewards/settings?year={year}"),
+            "gift_limit": "50", "gift_limit_source": "§ 4 Abs. 5 Satz 1 Nr. 1 EStG",
+            "limit_basis": "net", "limit_basis_source": "R 4.10 Abs. 3 EStR",
+            "flat_tax_source": "§ 37b Abs. 1 EStG", "flat_rate": "30",
+            "flat_rate_source": "§ 37b EStG", "flat_tax_cap": "10000",
+            "flat_tax_cap_source": "§ 37b Abs. 1 Satz 3", "giveaway_limit": "10",
+            "giveaway_source": "BMF Rz. 10"}
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_settings_are_per_year_audited_and_change_only_that_year(rw, client, login_as):
     login_as("manager")
-    r = client.get("/rewards/settings")
-    assert "Freigrenze" in r.get_data(as_text=True)
-    r = client.post("/rewards/settings", data={
-        "csrf_token": csrf_token(client, "/rewards/settings"), "gift_limit": "35",
-        "gift_limit_source": "own policy", "flat_rate": "30",
-        "flat_rate_source": "§ 37b EStG", "flat_tax_opted_in": "y"})
+    html = client.get("/rewards/settings?year=2023").get_data(as_text=True)
+    assert "35.00" in html and "Haushaltsbegleitgesetz" in html
+    r = client.post("/rewards/settings?year=2025",
+                    data=_year_form(client, 2025, flat_tax_opted_in="y", gift_limit="45"))
     assert r.status_code == 302
     with rw.app_context():
-        s = services.tax_settings(db.session)
+        s = services.tax_settings(db.session, 2025)
         assert (s.gift_limit, s.flat_tax_opted_in, s.include_hospitality) == (
-            Decimal("35.00"), True, False)
+            Decimal("45.00"), True, False)
+        for other in (2023, 2024, 2026):
+            assert not services.tax_settings(db.session, other).flat_tax_opted_in
+        assert services.tax_settings(db.session, 2024).gift_limit == Decimal("50.00")
         entry = db.session.scalars(select(AuditEntry).where(
-            AuditEntry.action == "rewards.settings")).one()
-        assert entry.before["gift_limit"] == "50.00" and entry.after["gift_limit"] == "35.00"
-    r = client.post("/rewards/settings", data={
-        "csrf_token": csrf_token(client, "/rewards/settings"), "gift_limit": "-1",
-        "gift_limit_source": "x", "flat_rate": "130", "flat_rate_source": "x"})
+            AuditEntry.action == "rewards.tax_year")).one()
+        assert entry.object_id == "2025"
+        assert entry.before["gift_limit"] == "50.00" and entry.after["gift_limit"] == "45.00"
+        assert (entry.before["flat_tax_opted_in"], entry.after["flat_tax_opted_in"]) == (
+            False, True)
+    r = client.post("/rewards/settings?year=2025",
+                    data=_year_form(client, 2025, gift_limit="-1", flat_rate="130"))
     assert r.status_code == 200
     with rw.app_context():
-        assert services.tax_settings(db.session).gift_limit == Decimal("35.00")
+        assert services.tax_settings(db.session, 2025).gift_limit == Decimal("45.00")
 
 
 MUTATING = ["/rewards/items/new", "/rewards/items/{item}/edit", "/rewards/grants/new",

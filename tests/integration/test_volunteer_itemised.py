@@ -2,6 +2,7 @@
 attendance counted in the year of the event, not of the check-in."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -14,7 +15,7 @@ from engagement.extensions import db
 from engagement.records import volunteer_itemised
 from engagement.records import volunteer_services as services
 from engagement.rewards import services as reward_services
-from engagement.rewards.rules import TaxSettings
+from engagement.rewards import tax_services
 from engagement.timeutil import year_bounds_utc
 from tests.factories import (
     add_days,
@@ -30,8 +31,16 @@ TZ = "Europe/Berlin"
 D = Decimal
 
 
+def _set_tax(session, **changes):
+    """Change the tax rules of the years these tests use (rules are kept per year)."""
+    for year in (2025, 2026):
+        old = tax_services.tax_settings(session, year)
+        tax_services.save_tax_year(session, year, dataclasses.replace(old, **changes),
+                                   now=datetime.now(UTC), current_year=year)
+
+
 def _hospitality_on(session):
-    reward_services.save_tax_settings(session, TaxSettings(include_hospitality=True))
+    _set_tax(session, include_hospitality=True)
 
 
 @pytest.fixture
@@ -192,7 +201,7 @@ def test_a_record_without_a_known_name_says_so(app, client, login_as):
 
 def test_flat_tax_shows_on_the_record_when_opted_in(app, client, login_as, rich):
     with app.app_context():
-        reward_services.save_tax_settings(db.session, TaxSettings(flat_tax_opted_in=True))
+        _set_tax(db.session, flat_tax_opted_in=True)
         db.session.commit()
     login_as("hr")
     html = client.get(f"/records/{rich['member']}/2025").get_data(as_text=True)
