@@ -1,13 +1,13 @@
 """Build complete MIME messages (text, HTML, iCalendar, attachments) with safe headers."""
 from __future__ import annotations
 
-import email.policy
 import re
 import uuid
 from collections.abc import Mapping, Sequence
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime, parseaddr
 from urllib.parse import urlsplit
 
@@ -26,6 +26,45 @@ _METHOD = re.compile(r"^[A-Z][A-Z-]{0,31}$")
 
 class InvalidMessage(ValueError):
     """The message cannot be built as given (bad address, header injection, bad part)."""
+
+
+# Headers whose value is a list of `<URL>`s (RFC 2369, RFC 8058). The default policy folds
+# an over-long word into RFC 2047 encoded words (`=?utf-8?q?=3Chttps…?=`), which no mail
+# provider reads as a URL; these are folded only between the URLs, never encoded.
+URL_LIST_HEADERS = frozenset({"list-unsubscribe", "list-help", "list-subscribe", "list-post",
+                              "list-owner", "list-archive"})
+_MAX_LINE = 998  # RFC 5322 2.1.1: the hard limit (78 is only a SHOULD)
+
+
+def fold_url_list(name: str, value: str, linesep: str = "\n") -> str:
+    """`Name: <a>,<linesep> <b><linesep>`: one URL per line, no encoded words."""
+    urls = [u.strip() for u in str(value).split(",") if u.strip()]
+    return f"{name}: " + ("," + linesep + " ").join(urls) + linesep
+
+
+class MailPolicy(EmailPolicy):
+    """email.policy.default, except that URL-list headers are folded between their URLs."""
+
+    def _fold(self, name, value, refold_binary=False):  # noqa: D401 (policy hook)
+        if name.lower() in URL_LIST_HEADERS:
+            return fold_url_list(name, str(value), self.linesep)
+        return super()._fold(name, value, refold_binary=refold_binary)
+
+
+POLICY = MailPolicy()
+SMTP_POLICY = POLICY.clone(linesep="\r\n")  # what the outbox stores and SMTP sends
+
+
+def list_unsubscribe_headers(url: str, mailto: str | None = None) -> dict[str, str]:
+    """RFC 2369 `List-Unsubscribe` (`<https://…>`, optionally `<mailto:…>`) and RFC 8058
+    `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (the URL must take the POST)."""
+    if urlsplit(url).scheme not in ("https", "http"):
+        raise InvalidMessage(f"List-Unsubscribe needs an http(s) URL: {url!r}")
+    urls = [f"<{url}>"]
+    if mailto:
+        urls.append(f"<mailto:{mailto}>" if not mailto.startswith("mailto:") else f"<{mailto}>")
+    return {"List-Unsubscribe": ", ".join(urls),
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
 def _check(name: str, value: str | None) -> None:
@@ -75,7 +114,7 @@ def build_message(
     """Build the final message: [mixed[ alternative[plain, html, calendar], attachments… ]]."""
     _check("Subject", subject)
     from_addr = _address(sender, header="From") if sender else default_sender()
-    msg = EmailMessage(policy=email.policy.default)
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = subject
     msg["From"] = from_addr
     msg["To"] = _address(to, to_name, "To")
@@ -88,6 +127,12 @@ def build_message(
         if not _HEADER_NAME.match(name) or name.lower() in _RESERVED:
             raise InvalidMessage(f"header {name!r} cannot be set here")
         _check(name, value)
+        if name.lower() in URL_LIST_HEADERS:
+            urls = [u.strip() for u in value.split(",")]
+            if not value.isascii() or any(
+                    not (u.startswith("<") and u.endswith(">")) or " " in u
+                    or len(u) + len(name) + 3 > _MAX_LINE for u in urls):
+                raise InvalidMessage(f"header {name} must be a list of <URL>s")
     # Content-* headers (Content-Language, …) are set after the body: set_content() and
     # make_mixed() clear every Content-* header of the message they change.
     later = {k: v for k, v in extra.items() if k.lower().startswith("content-")}

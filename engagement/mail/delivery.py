@@ -20,7 +20,6 @@ same message with the same Message-ID, which receivers use to discard duplicates
 """
 from __future__ import annotations
 
-import email.policy
 import logging
 import os
 import smtplib
@@ -42,7 +41,7 @@ from sqlalchemy.orm import Session
 from ..extensions import mailer
 from ..timeutil import utcnow
 from . import render
-from .compose import InvalidMessage
+from .compose import SMTP_POLICY, InvalidMessage
 from .models import OutboxMessage, OutboxStatus
 from .rules import Outcome, RetryPolicy, classify_smtp_code
 
@@ -348,7 +347,7 @@ def _store(session: Session, token: str, item_id: int, message: EmailMessage,
     message["Message-ID"] = message_id
     if message["Date"] is None:
         message["Date"] = format_datetime(utcnow())
-    raw = message.as_bytes(policy=email.policy.SMTP)
+    raw = message.as_bytes(policy=SMTP_POLICY)
     result = session.execute(
         update(OutboxMessage).where(*_mine(token, [item_id]), OutboxMessage.raw.is_(None))
         .values(raw=raw, subject=str(message["Subject"] or "")[:998],

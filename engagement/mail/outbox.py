@@ -1,7 +1,6 @@
 """Write mail into the outbox (same transaction as the change) and manage queued rows."""
 from __future__ import annotations
 
-import email.policy
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,7 +16,13 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..timeutil import utcnow
 from . import render
-from .compose import InvalidMessage, default_sender, message_id_domain, new_message_id
+from .compose import (
+    SMTP_POLICY,
+    InvalidMessage,
+    default_sender,
+    message_id_domain,
+    new_message_id,
+)
 from .models import OutboxMessage, OutboxStatus
 
 
@@ -48,7 +53,7 @@ def _row_values(message: EmailMessage, kind: str, send_after: datetime | None,
         kind=kind, dedupe_key=dedupe_key, from_addr=from_addr, to_addr=to_addr,
         subject=str(message["Subject"] or "")[:998], message_id=str(message["Message-ID"]),
         # SMTP policy: CRLF line endings, as sent on the wire and written to .eml files.
-        raw=message.as_bytes(policy=email.policy.SMTP),
+        raw=message.as_bytes(policy=SMTP_POLICY),
         status=OutboxStatus.QUEUED, attempts=0, next_attempt_at=send_after or now,
         created_at=now,
     )

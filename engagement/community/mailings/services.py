@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ... import audit
 from ...mail import outbox
-from ...mail.compose import build_message
+from ...mail.compose import build_message, list_unsubscribe_headers
 from ...mail.language import mail_language
 from ...mail.models import OutboxMessage
 from ...mail.render import RenderItem, Skip
@@ -32,6 +32,7 @@ from .models import Mailing, MailingStatus
 from .rules import (
     check_body,
     check_subject,
+    markdown_to_text,
     render_markdown,
     unsubscribe_token,
 )
@@ -142,7 +143,7 @@ def _render(mailing: Mailing, lang: str, *, test: bool = False) -> _Rendered:
     """The mail in one language, with a mark where each recipient's unsubscribe URL goes."""
     body_html = render_markdown(mailing.body)
     with force_locale(lang):
-        ctx = dict(mailing=mailing, body_text=mailing.body, body_html=body_html,
+        ctx = dict(mailing=mailing, body_text=markdown_to_text(mailing.body), body_html=body_html,
                    unsubscribe_url=_URL_MARK, test=test)
         # Straight from the Jinja environment: mails are also built outside requests
         # (commands, workers), where request context processors cannot run.
@@ -178,8 +179,7 @@ def _message(rendered: _Rendered, *, to: str, to_name: str | None, subject: str,
     page = unsubscribe_url(member_id) if member_id is not None else ""
     if member_id is not None:
         # RFC 8058: mail providers show an "unsubscribe" button and POST to this URL.
-        headers = {"List-Unsubscribe": f"<{one_click_url(member_id)}>",
-                   "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+        headers = list_unsubscribe_headers(one_click_url(member_id))
     text = rendered.text.replace(_URL_MARK, page)
     html = rendered.html.replace(_URL_MARK, page)
     return build_message(to=to, to_name=to_name, subject=subject, text=text, html=html,
