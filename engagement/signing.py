@@ -12,6 +12,7 @@ so changing them would break links people still hold):
   but the stamp lets a later rule refuse very old links).
 - ticket: [invitation id, nonce]; the check-in rule decides expiry from the event's end.
 - unsubscribe: {"m": member id}; never expires (RFC 8058 one-click must keep working).
+- invite-opt-out: {"m": member id}; never expires (stops event invitations only).
 - login-device: {"e": e-mail, "n": nonce}; a cookie, not a link: "this browser signed in to
   this account before" (accounts.login_device), time-stamped so it ages out.
 - event: [event id]; a read-only event page (what the personal feed links to): it names
@@ -58,6 +59,7 @@ KINDS: dict[str, LinkKind] = {
     "invitation": LinkKind("invitation", "invitation", timed=True),
     "ticket": LinkKind("ticket", "checkin", timed=False),
     "unsubscribe": LinkKind("unsubscribe", "engagement.mailing-unsubscribe", timed=False),
+    "invite-opt-out": LinkKind("invite-opt-out", "engagement.invitation-opt-out", timed=False),
     "login-device": LinkKind("login-device", "engagement.login-device", timed=True),
     "event": LinkKind("event", "engagement.event-details", timed=False),
 }

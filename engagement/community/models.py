@@ -100,6 +100,9 @@ class Member(db.Model):
     # Set when the member unsubscribed from mailings (link or List-Unsubscribe one-click);
     # later mailings skip them. Event invitations they asked for are not mailings.
     mail_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the member asked for no more event invitations (its own link and page);
+    # independent of mailings: each opt-out only stops its own kind of mail.
+    invite_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -24,7 +24,7 @@ bp = Blueprint("events", __name__)
 SKIP_LABELS = {
     services.SKIP_NOT_FOUND: _l("no such member"),
     services.SKIP_NO_EMAIL: _l("no e-mail address"),
-    services.SKIP_OPTED_OUT: _l("opted out of programme mail"),
+    services.SKIP_OPTED_OUT: _l("opted out of event invitations"),
     services.SKIP_ALREADY_INVITED: _l("already invited"),
     services.SKIP_INVALID_EMAIL: _l("e-mail address cannot be used"),
 }

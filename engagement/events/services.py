@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, and_, func, null, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -241,16 +241,11 @@ def _reschedule_reminders(session: Session, event: Event, *, now: datetime,
         now=now, send_after=send_at)
 
 
-def _opt_out_column():
-    # The opt-out column belongs to segments/mailings; events only reads it.
-    return getattr(Member, "mail_opt_out_at", None)
-
-
 def _candidate_rows(session: Session, event_id: int, member_ids: Iterable[int] | None,
                     member_query: Select | None) -> Iterator[Any]:
-    opt_out = _opt_out_column()
-    columns = [Member.id, Member.display_name, Member.email,
-               (opt_out if opt_out is not None else null()),
+    # The invitation opt-out, not the mailing one: a member who unsubscribed from mailings
+    # is still invited (the unsubscribe page promises it).
+    columns = [Member.id, Member.display_name, Member.email, Member.invite_opt_out_at,
                Invitation.id]
     base = select(*columns).outerjoin(
         Invitation, and_(Invitation.member_id == Member.id, Invitation.event_id == event_id))
@@ -275,7 +270,7 @@ def invite(session: Session, event: Event, *, now: datetime,
            emails: Sequence[str] = ()) -> InviteResult:
     """Invite picked members (ids / e-mails) or a segment's members (a SELECT of Member.id).
 
-    Skips, with the reason, members without e-mail, opted out of programme mail, or already
+    Skips, with the reason, members without e-mail, opted out of event invitations, or already
     invited. Invitations are inserted in batches and each gets its mail in the outbox.
     """
     if event.status == EventStatus.CANCELLED:

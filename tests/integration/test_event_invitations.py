@@ -45,7 +45,7 @@ def test_invitation_mails_arrive_with_structure_headers_links_and_calendar(mail_
         bob = make_member(display_name="Bob Smith", email="bob@example.org", locale="en-GB")
         nomail = make_member(display_name="No Mail", email=None)
         opted = make_member(display_name="Opted Out", email="o@example.org",
-                            mail_opt_out_at=NOW)
+                            invite_opt_out_at=NOW)
         event = _published_event()
         result = services.invite(db.session, event, now=NOW,
                                  member_ids=[anna.id, bob.id, nomail.id, opted.id, 999999])

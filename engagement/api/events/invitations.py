@@ -114,7 +114,7 @@ def _segment_select(raw: Any):
 @bp.route("/events/<int:event_id>/invitations", methods=["POST"])
 @describe({
     "operationId": "inviteToEvent", "summary": "Invite members or a segment",
-    "description": "Skips members without e-mail, opted out of programme mail, or already "
+    "description": "Skips members without e-mail, opted out of event invitations, or already "
                    "invited, and says so. Only published events.",
     "tags": ["events"], "parameters": ONE_EVENT,
     "requestBody": {"required": True, "content": {"application/json": {

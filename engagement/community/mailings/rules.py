@@ -61,10 +61,15 @@ def unsubscribe_token(secret: str, member_id: int) -> str:
     return signing.make("unsubscribe", {"m": int(member_id)}, secret=secret)
 
 
-def member_from_token(secret: str, token: str) -> int | None:
-    """The member id in a valid token, None for a forged or damaged one."""
+def invite_opt_out_token(secret: str, member_id: int) -> str:
+    """A signed, non-expiring token that can only stop the member's event invitations."""
+    return signing.make("invite-opt-out", {"m": int(member_id)}, secret=secret)
+
+
+def member_from_token(secret: str, token: str, kind: str = "unsubscribe") -> int | None:
+    """The member id in a valid token of `kind`, None for a forged or damaged one."""
     try:
-        data = signing.read("unsubscribe", token, secret=secret)
+        data = signing.read(kind, token, secret=secret)
     except signing.LinkInvalid:
         return None
     member_id = data.get("m") if isinstance(data, dict) else None

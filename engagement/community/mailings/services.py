@@ -32,6 +32,7 @@ from .models import Mailing, MailingStatus
 from .rules import (
     check_body,
     check_subject,
+    invite_opt_out_token,
     markdown_to_text,
     render_markdown,
     unsubscribe_token,
@@ -329,6 +330,36 @@ def opt_out(session: Session, member: Member, *, how: str, now: datetime | None 
                      at=now)
     session.flush()
     return bool(changed)
+
+
+def invite_opt_out_url(member_id: int) -> str:
+    """The public page where a member stops (or resumes) event invitations."""
+    token = invite_opt_out_token(current_app.config["SECRET_KEY"], member_id)
+    return _absolute(_path("mailings.invite_opt_out", token))
+
+
+OPT_OUT_FIELDS = {"mailings": "mail_opt_out_at", "invitations": "invite_opt_out_at"}
+
+
+def set_opt_out(session: Session, member: Member, kind: str, opted_out: bool, *,
+                via: str, actor: str | None = None, now: datetime | None = None) -> bool:
+    """Set one opt-out ("mailings" or "invitations") of a member; False when unchanged.
+
+    Each kind stops only its own mail. Audited with who changed it (the member through
+    their link, or a manager on the member page).
+    """
+    field = OPT_OUT_FIELDS[kind]
+    now = now or utcnow()
+    before = getattr(member, field)
+    if (before is not None) == opted_out:
+        return False
+    setattr(member, field, now if opted_out else None)
+    session.flush()
+    audit.record(session, f"member.{kind}_opt_{'out' if opted_out else 'in'}", "member",
+                 member.id, before={field: before}, after={field: getattr(member, field),
+                                                          "via": via},
+                 actor=actor, at=now)
+    return True
 
 
 def opt_in(session: Session, member: Member, *, now: datetime | None = None) -> bool:

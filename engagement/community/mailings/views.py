@@ -215,7 +215,7 @@ def unsubscribe(token: str):
             flash(_("You are unsubscribed. You will receive no more mailings."), "success")
         return redirect(url_for("mailings.unsubscribe", token=token))
     return render_template("community/mailings/unsubscribe.html", member=member, form=form,
-                           token=token)
+                           token=token, invite_url=services.invite_opt_out_url(member.id))
 
 
 @bp.route("/unsubscribe/<token>/one-click", methods=["GET", "POST"])
@@ -229,3 +229,40 @@ def unsubscribe_one_click(token: str):
     services.opt_out(db.session, member, how="one-click", now=utcnow())
     return _("You are unsubscribed. You will receive no more mailings."), 200, {
         "Content-Type": "text/plain; charset=utf-8"}
+
+
+@bp.route("/invitations/opt-out/<token>", methods=["GET", "POST"])
+@public
+def invite_opt_out(token: str):
+    """A member's own page to stop or resume event invitations (not mailings)."""
+    member_id = member_from_token(current_app.config["SECRET_KEY"], token, "invite-opt-out")
+    member = db.session.get(Member, member_id) if member_id is not None else None
+    if member is None:
+        abort(404)
+    form = ConfirmForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        stop = request.form.get("action") != "undo"
+        services.set_opt_out(db.session, member, "invitations", stop, via="link",
+                             actor=f"member:{member.id}", now=utcnow())
+        flash(_("You will receive no more invitations to events.") if stop else
+              _("You will receive invitations to events again."), "success")
+        return redirect(url_for("mailings.invite_opt_out", token=token))
+    return render_template("community/mailings/invite_opt_out.html", member=member, form=form)
+
+
+@bp.route("/members/<int:member_id>/opt-outs", methods=["POST"])
+@roles_required(Role.MANAGER)
+def member_opt_outs(member_id: int):
+    """A manager records a member's wish (by phone, in person): audited with their name."""
+    member = db.session.get(Member, member_id) or abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    changed = False
+    for kind in services.OPT_OUT_FIELDS:
+        changed |= services.set_opt_out(db.session, member, kind,
+                                        request.form.get(kind) == "out", via="manager",
+                                        now=utcnow())
+    flash(_("Mail preferences saved.") if changed else _("Nothing changed."), "success")
+    return redirect(url_for("members.profile", member_id=member.id) + "#mail-prefs")
