@@ -66,10 +66,10 @@ def test_mailing_reaches_the_segment_and_one_click_unsubscribe_is_honoured(
     assert [m.rcpt_tos for m in smtp_server.messages] == [[email]]
     assert smtp_server.messages[0].message["Subject"] == "[Test] Summer meetup"
 
-    resp = client.post(f"/mailings/{mailing_id}/send", data={"csrf_token": token})
+    resp = client.post(f"/mailings/{mailing_id}/send", data={"csrf_token": token, "count": "2"})
     assert resp.status_code == 302
     # A second click is refused and queues nothing more.
-    client.post(f"/mailings/{mailing_id}/send", data={"csrf_token": token})
+    client.post(f"/mailings/{mailing_id}/send", data={"csrf_token": token, "count": "2"})
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
             OutboxMessage.kind == "mailing")) == 2

@@ -101,3 +101,41 @@ def test_managers_see_and_change_both_opt_outs_on_the_member_page_audited(
         assert {"member.mailings_opt_in", "member.invitations_opt_out"} <= set(actions)
         assert actions["member.invitations_opt_out"].actor_user_id == user_id
         assert actions["member.invitations_opt_out"].after["via"] == "manager"
+
+
+def test_sending_needs_the_confirmed_count_and_is_refused_when_it_changed(
+        app, client, login_as):
+    from engagement.community.mailings.models import Mailing
+    from engagement.mail.models import OutboxMessage
+
+    with app.app_context():
+        tier = make_tier("ConfTier", 206, "answers >= 1")
+        make_member(email="c1@example.org", tier_id=tier.id)
+        make_member(email="c2@example.org", tier_id=tier.id)
+        segment = make_segment("Confirm people", {"tiers": ["ConfTier"]})
+        mailing = mailings.save_draft(db.session, subject="Count me", body="Hi",
+                                      segment=segment, now=NOW)
+        db.session.commit()
+        mailing_id, tier_id = mailing.id, tier.id
+    login_as("manager")
+    page = client.get(f"/mailings/{mailing_id}/send").get_data(as_text=True)
+    assert "goes to 2 members now" in page and 'name="count" value="2"' in page
+    token = csrf_token(client, f"/mailings/{mailing_id}/send")
+    # No count: not a confirmation.
+    assert client.post(f"/mailings/{mailing_id}/send",
+                       data={"csrf_token": token}).status_code == 400
+    # A third member joined the segment after the confirmation page was shown.
+    with app.app_context():
+        make_member(email="c3@example.org", tier_id=tier_id)
+        db.session.commit()
+    resp = client.post(f"/mailings/{mailing_id}/send", data={"csrf_token": token, "count": "2"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/send")
+    with app.app_context():
+        assert db.session.get(Mailing, mailing_id).status == "draft"
+        assert db.session.scalar(select(OutboxMessage.id).where(
+            OutboxMessage.kind == "mailing")) is None
+    page = client.get(f"/mailings/{mailing_id}/send").get_data(as_text=True)
+    assert "changed from 2 to 3" in page and "goes to 3 members now" in page
+    resp = client.post(f"/mailings/{mailing_id}/send", data={"csrf_token": token, "count": "3"})
+    with app.app_context():
+        assert db.session.get(Mailing, mailing_id).recipients_count == 3

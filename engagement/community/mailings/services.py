@@ -47,6 +47,14 @@ class MailingError(Exception):
     """The mailing cannot be changed or sent as asked (already sent, nobody to send to)."""
 
 
+class RecipientsChanged(MailingError):
+    """The segment changed between the confirmation and the send: confirm the new count."""
+
+    def __init__(self, confirmed: int, now: int) -> None:
+        super().__init__(f"The recipients changed from {confirmed} to {now}.")
+        self.confirmed, self.now = confirmed, now
+
+
 @dataclass(frozen=True)
 class Audience:
     """Who a mailing reaches now: the segment minus opted-out members and missing e-mails."""
@@ -228,13 +236,14 @@ def dedupe_key(mailing_id: int, member_id: int) -> str:
     return f"{MAIL_KIND}:{mailing_id}:{member_id}"
 
 
-def send(session: Session, mailing: Mailing, *, actor: str = "", now: datetime | None = None
-         ) -> Audience:
+def send(session: Session, mailing: Mailing, *, actor: str = "", now: datetime | None = None,
+         confirmed_recipients: int | None = None) -> Audience:
     """Queue the mailing for every member of its segment who has not opted out.
 
     Marks the mailing sent first with a conditional UPDATE, so a second click (or a
     second process) finds it sent and stops; the outbox keys `mailing:<id>:<member>`
-    are a second guard against queueing anyone twice.
+    are a second guard against queueing anyone twice. `confirmed_recipients` is the count
+    the sender confirmed: a different count now raises RecipientsChanged.
     """
     now = now or utcnow()
     criteria = mailing_criteria(mailing)
@@ -244,6 +253,8 @@ def send(session: Session, mailing: Mailing, *, actor: str = "", now: datetime |
     counts = audience(session, criteria, now=now)
     if counts.recipients == 0:
         raise MailingError("Nobody in this segment can receive the mailing.")
+    if confirmed_recipients is not None and confirmed_recipients != counts.recipients:
+        raise RecipientsChanged(confirmed_recipients, counts.recipients)
     claimed = session.execute(
         update(Mailing).where(Mailing.id == mailing.id, Mailing.status == MailingStatus.DRAFT)
         .values(status=MailingStatus.SENT, sent_at=now, sent_by=actor[:255],

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import format_number, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -152,14 +152,38 @@ def send_test(mailing_id: int):
     return redirect(url_for("mailings.show", mailing_id=mailing.id))
 
 
+@bp.route("/mailings/<int:mailing_id>/send", methods=["GET"])
+@roles_required(Role.MANAGER)
+def confirm_send(mailing_id: int):
+    """The confirmation step: names how many members will receive it now."""
+    mailing = _mailing_or_404(mailing_id)
+    if mailing.is_sent:
+        return redirect(url_for("mailings.show", mailing_id=mailing.id))
+    try:
+        counts = services.audience(db.session, services.mailing_criteria(mailing), now=utcnow())
+    except InvalidCriteria as exc:
+        flash(_("Not sent: %(reason)s", reason=str(exc)), "error")
+        return redirect(url_for("mailings.show", mailing_id=mailing.id))
+    return render_template("community/mailings/confirm.html", mailing=mailing, counts=counts,
+                           form=ConfirmForm())
+
+
 @bp.route("/mailings/<int:mailing_id>/send", methods=["POST"])
 @roles_required(Role.MANAGER)
 def send(mailing_id: int):
     mailing = _mailing_or_404(mailing_id)
-    if not ConfirmForm().validate_on_submit():
+    confirmed = request.form.get("count", type=int)
+    if not ConfirmForm().validate_on_submit() or confirmed is None:
         abort(400)
     try:
-        result = services.send(db.session, mailing, actor=_actor(), now=utcnow())
+        result = services.send(db.session, mailing, actor=_actor(), now=utcnow(),
+                               confirmed_recipients=confirmed)
+    except services.RecipientsChanged as exc:
+        db.session.rollback()
+        flash(_("Not sent: the number of recipients changed from %(old)s to %(new)s. "
+                "Check it and confirm again.", old=format_number(exc.confirmed),
+                new=format_number(exc.now)), "error")
+        return redirect(url_for("mailings.confirm_send", mailing_id=mailing_id))
     except services.MailingError as exc:
         db.session.rollback()
         flash(_("Not sent: %(reason)s", reason=str(exc)), "error")
