@@ -23,7 +23,7 @@ from engagement.extensions import db
 from engagement.mail.models import OutboxMessage
 from tests.conftest import csrf_token
 from tests.factories import make_member
-from tests.integration.test_ingest_replies import google_mail, reply_calendar
+from tests.imip_helpers import google_mail, reply_calendar
 
 NOW = datetime(2030, 10, 1, 9, 0, tzinfo=UTC)
 BERLIN = rules.zone("Europe/Berlin")
