@@ -164,3 +164,38 @@ def test_grants_list_flags_members_over_the_limit(rw, client, login_as):
     fritz = [r for r in rows if "Fine Fritz" in r]
     assert len(olga) == 2 and all(f"over the limit for {_year()}" in r for r in olga)
     assert len(fritz) == 2 and not any("over the limit" in r for r in fritz)
+
+
+@pytest.fixture
+def rw_any(app_any):
+    if "rewards" not in app_any.blueprints:
+        init_app(app_any)
+    with app_any.app_context():
+        yield app_any
+
+
+def test_picker_and_limit_queries_on_each_backend(rw_any):
+    """The picker's search, its over-limit marks and the list's flag on SQLite and PostgreSQL."""
+    big = make_reward_item("Headset", "60.00")
+    mug = make_reward_item("Tasse", "12.00")
+    jana = make_member(display_name="Jana Schmidt", email="jana@example.org")
+    uwe = make_member(display_name="Uwe SCHMIDT", email="uwe@example.org")
+    make_member(display_name="Karl Meier", email="karl@example.org")
+    make_grant(jana, big, year=_year())
+    make_grant(uwe, big, year=_year(), status="proposed")
+    make_grant(uwe, mug, year=_year() - 1)
+    db.session.flush()
+    shown, more, over = services.pick_members(db.session, "schmidt", year=_year(),
+                                              tz_name="Europe/Berlin", limit=1)
+    assert [m.display_name for m in shown] == ["Jana Schmidt"] and more
+    shown, more, over = services.pick_members(db.session, "schmidt", year=_year(),
+                                              tz_name="Europe/Berlin")
+    assert [m.display_name for m in shown] == ["Jana Schmidt", "Uwe SCHMIDT"] and not more
+    assert over == {jana.id, uwe.id}  # Uwe's proposal counts for the warning
+    assert services.over_limit(db.session, _year(), "Europe/Berlin",
+                               [jana.id, uwe.id]) == {jana.id}  # the ledger: approved only
+    assert services.over_limit_by_year(
+        db.session, {(jana.id, _year()), (uwe.id, _year() - 1)}, "Europe/Berlin"
+    ) == {(jana.id, _year())}
+    assert services.pick_members(db.session, "  ", year=_year(),
+                                 tz_name="Europe/Berlin") == ([], False, set())
