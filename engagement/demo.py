@@ -25,14 +25,16 @@ from .community.demo import (
 from .community.models import Member
 from .events.demo import seed_demo_programme
 from .extensions import db
+from .rewards.demo import seed_demo_rewards
 from .timeutil import utcnow
 
 
 @click.command("seed-demo", help=(
     "Load a realistic synthetic community (heavy-tailed: a few dozen power users with more "
     "than 10,000 answers, most members with a handful) as source 'demo', compute tiers, "
-    "add a demo event with its invitations, and create demo logins (admin, manager, hr, "
-    "member) whose passwords are kept in instance/demo-logins.txt and printed."))
+    "add a demo event with its invitations, a reward catalogue with a few grants, and create "
+    "demo logins (admin, manager, hr, member) whose passwords are kept in "
+    "instance/demo-logins.txt and printed."))
 @click.option("--members", type=click.IntRange(1, 5_000_000), default=DEFAULT_MEMBERS,
               show_default=True, help="Number of members.")
 @click.option("--contributions", type=click.IntRange(0, 50_000_000),
@@ -64,6 +66,10 @@ def seed_demo_command(members: int, contributions: int, seed: int, if_empty: boo
             organizer_email=current_app.config["MAIL_DEFAULT_SENDER"])
         if summary:
             click.echo(summary)
+        rewards = seed_demo_rewards(session, now=utcnow(),
+                                    tz_name=current_app.config["DEFAULT_TIMEZONE"])
+        if rewards:
+            click.echo(rewards)
         session.commit()
     click.echo(f"\nDemo logins (kept in {Path(current_app.instance_path) / LOGINS_FILE}):")
     for login in logins:

@@ -52,12 +52,35 @@ class ItemForm(FlaskForm):
 class GrantForm(FlaskForm):
     target = SelectField(_l("Recipients"), choices=_choices(TARGET_LABELS),
                          validators=[DataRequired()])
-    target_id = IntegerField(_l("Member, event or tier id"),
-                             validators=[InputRequired(), NumberRange(min=1)])
+    member_q = StringField(_l("Find a member (name or e-mail)"),
+                           validators=[Optional(), Length(max=200)])
+    member_id = IntegerField(_l("Member"), validators=[Optional(), NumberRange(min=1)])
+    target_id = IntegerField(_l("Event or tier id"),
+                             validators=[Optional(), NumberRange(min=1)])
     item_id = SelectField(_l("Reward"), coerce=int, validators=[InputRequired()])
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
     event_id = IntegerField(_l("Related event id (optional)"),
                             validators=[Optional(), NumberRange(min=1)])
+
+    def validate(self, extra_validators=None) -> bool:
+        """One member is picked from the search (its id); an event or a tier is named by id."""
+        if not super().validate(extra_validators):
+            return False
+        if self.target.data == "member":
+            if not (self.member_id.data or self.target_id.data):
+                self.member_id.errors.append(_l("Search for the member and choose one."))
+                return False
+        elif not self.target_id.data:
+            self.target_id.errors.append(_l("Enter the id of the event or tier."))
+            return False
+        return True
+
+    @property
+    def recipient_id(self) -> int | None:
+        """The member, event or tier the grant goes to (a picked member wins)."""
+        if self.target.data == "member":
+            return self.member_id.data or self.target_id.data
+        return self.target_id.data
 
 
 class FulfilmentForm(FlaskForm):

@@ -354,15 +354,30 @@ def check_grant(member_id: int, year_total: Decimal, value: Decimal, kind: Kind 
 
 @dataclass
 class Preview:
-    """A bulk grant before it is confirmed: recipients, cost, who would cross the limit.
+    """A bulk grant before it is confirmed: recipients, cost, who would cross the limit and
+    who is over it already.
 
-    `crossing` lists at most PREVIEW_CROSSING recipients; `crossing_count` counts them all.
+    `crossing` and `over` list at most PREVIEW_CROSSING recipients each; `crossing_count`
+    and `over_count` count them all.
     """
 
     count: int = 0
     total: Decimal = Decimal("0.00")
     crossing: list[GrantCheck] = field(default_factory=list)
     crossing_count: int = 0
+    over: list[GrantCheck] = field(default_factory=list)
+    over_count: int = 0
+
+    def add(self, check: GrantCheck) -> None:
+        """Count a recipient who has gifts this year: crossing, already over, or neither."""
+        if check.crosses_limit:
+            self.crossing_count += 1
+            if len(self.crossing) < PREVIEW_CROSSING:
+                self.crossing.append(check)
+        elif check.flag_before == Flag.OVER:
+            self.over_count += 1
+            if len(self.over) < PREVIEW_CROSSING:
+                self.over.append(check)
 
 
 PREVIEW_CROSSING = 100

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from .. import audit
+from ..community.members.services import search_members
 from ..community.models import Member
 from ..db import ExactDecimal, Money
 from ..events import attendance
@@ -215,12 +216,8 @@ def plan_grants(session: Session, *, item_id: int, member_ids: Select | list[int
     totals = _totals(session, year, tz_name, settings, recipients, pending=True)
     preview = rules.Preview(count=count, total=rules.money(item.value * count))
     for member_id in sorted(totals):
-        check = rules.check_grant(member_id, totals[member_id], item.value, item.kind,
-                                  settings, net=item.net_value)
-        if check.crosses_limit:
-            preview.crossing_count += 1
-            if len(preview.crossing) < rules.PREVIEW_CROSSING:
-                preview.crossing.append(check)
+        preview.add(rules.check_grant(member_id, totals[member_id], item.value, item.kind,
+                                      settings, net=item.net_value))
     fresh = rules.check_grant(0, Decimal("0"), item.value, item.kind, settings,
                               net=item.net_value)
     if fresh.crosses_limit:  # the item alone is over the limit: every new recipient crosses
@@ -233,6 +230,47 @@ def plan_grants(session: Session, *, item_id: int, member_ids: Select | list[int
                                                    settings, net=item.net_value)
                                  for m in ids]
     return GrantPlan(item, recipients, year, preview)
+
+
+def over_limit(session: Session, year: int, tz_name: str, member_ids, *,
+               pending: bool = False) -> set[int]:
+    """Those of `member_ids` whose year already exceeds the gift limit: by approved grants
+    (the ledger's flag), or with `pending` by proposals too (the warning before granting)."""
+    ids = list(member_ids)
+    if not ids:
+        return set()
+    settings = tax_settings(session, year)
+    totals = _totals(session, year, tz_name, settings, ids, pending=pending)
+    return {m for m, total in totals.items()
+            if rules.flag_for(total, settings.gift_limit) == rules.Flag.OVER}
+
+
+def over_limit_by_year(session: Session, pairs, tz_name: str) -> set[tuple[int, int]]:
+    """The (member id, year) pairs whose year is over the gift limit (approved grants), so
+    a list of grants of several years can flag each row by its own year."""
+    per_year: dict[int, set[int]] = {}
+    for member_id, year in pairs:
+        per_year.setdefault(year, set()).add(member_id)
+    return {(m, year) for year, ids in per_year.items()
+            for m in over_limit(session, year, tz_name, ids)}
+
+
+PICK_LIMIT = 20
+
+
+def pick_members(session: Session, q: str, *, year: int, tz_name: str,
+                 limit: int = PICK_LIMIT) -> tuple[list[Member], bool, set[int]]:
+    """The grant form's member picker: up to `limit` members matching `q` (the one member
+    search), by name; whether more match; and which of them are over the year's limit
+    already (proposals included: the manager is about to add one)."""
+    q = (q or "").strip()
+    if not q:
+        return [], False, set()
+    rows = list(session.scalars(search_members(session, q)
+                                .order_by(Member.display_name, Member.id).limit(limit + 1)))
+    shown = rows[:limit]
+    over = over_limit(session, year, tz_name, [m.id for m in shown], pending=True)
+    return shown, len(rows) > limit, over
 
 
 def execute_plan(session: Session, plan: GrantPlan, *, reason: str, event_id: int | None,

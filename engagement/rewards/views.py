@@ -140,17 +140,27 @@ def new_grant():
                                 .order_by(RewardItem.name)).all()
     form.item_id.choices = [SelectChoice(i.id, f"{i.name} ({i.value:.2f} EUR)") for i in active]
     plan = None
-    if request.method == "POST" and form.validate():
-        recipients = _recipients(form.target.data, form.target_id.data)
+    now = utcnow()
+    year = rules.grant_year(now, _tz())
+    searching = request.values.get("search") == "1"
+    chosen = get_member(db.session, form.member_id.data) if form.member_id.data else None
+    matches, more, over = [], False, set()
+    if form.member_q.data and (searching or chosen is None):
+        matches, more, over = services.pick_members(db.session, form.member_q.data,
+                                                    year=year, tz_name=_tz())
+    if chosen is not None:
+        over |= services.over_limit(db.session, year, _tz(), [chosen.id], pending=True)
+    if request.method == "POST" and not searching and form.validate():
+        recipients = _recipients(form.target.data, form.recipient_id)
         if recipients is None:
-            form.target_id.errors.append(_("No such member, event or tier."))
+            (form.member_id if form.target.data == "member" else form.target_id).errors.append(
+                _("No such member, event or tier."))
         else:
             try:
-                now = utcnow()
                 plan = services.plan_grants(db.session, item_id=form.item_id.data,
                                             member_ids=recipients, now=now, tz_name=_tz())
                 if request.form.get("confirm") == "1":
-                    target = f"{form.target.data}:{form.target_id.data}"
+                    target = f"{form.target.data}:{form.recipient_id}"
                     result = services.execute_plan(
                         db.session, plan, reason=form.reason.data or "",
                         event_id=form.event_id.data, by_user_id=current_user.id, now=now,
@@ -162,6 +172,11 @@ def new_grant():
                             "%(num)s recipients now exceed the gift limit for %(year)s: gifts "
                             "to them this year are no longer deductible.",
                             plan.preview.crossing_count, year=plan.year), "warning")
+                    if plan.preview.over_count:
+                        flash(ngettext(
+                            "%(num)s recipient was over the gift limit for %(year)s already.",
+                            "%(num)s recipients were over the gift limit for %(year)s "
+                            "already.", plan.preview.over_count, year=plan.year), "warning")
                     created = 1 if isinstance(result, Grant) else result
                     flash(_("%(n)s grants proposed; they need approval.", n=created),
                           "success")
@@ -170,10 +185,13 @@ def new_grant():
                 flash(str(exc), "error")
                 plan = None
     names = {}
-    if plan and plan.preview.crossing:
-        names = display_names(db.session, [c.member_id for c in plan.preview.crossing[:100]])
+    if plan and (plan.preview.crossing or plan.preview.over):
+        names = display_names(db.session, [c.member_id for c in
+                                           plan.preview.crossing + plan.preview.over])
     return render_template("rewards/grant_form.html", form=form, plan=plan, names=names,
-                           has_items=bool(active), target_labels=TARGET_LABELS)
+                           has_items=bool(active), target_labels=TARGET_LABELS,
+                           chosen=chosen, matches=matches, more=more, over=over, year=year,
+                           searched=bool(form.member_q.data))
 
 
 @bp.route("/grants")
@@ -201,8 +219,11 @@ def grants():
                          count=shown.total)
     names = display_names(db.session, {g.member_id for g in shown.items})
     policy = services.four_eyes(db.session)
+    over = services.over_limit_by_year(db.session, {(g.member_id, g.year) for g in shown.items},
+                                       _tz())
     rows = [(g, names.get(g.member_id),
-             not rules.may_approve(g.value, g.granted_by_id, current_user.id, policy))
+             not rules.may_approve(g.value, g.granted_by_id, current_user.id, policy),
+             (g.member_id, g.year) in over)
             for g in shown.items]
     return render_template(
         "rewards/grants.html", rows=rows, page=shown.page, pages=shown.pages,

@@ -135,3 +135,46 @@ def test_demo_programme_invites_the_top_tiers_once(app, runner):
         invitation_mails = session.scalar(select(func.count()).select_from(OutboxMessage)
                                           .where(OutboxMessage.kind == "event-invitation"))
         assert invitation_mails == invited
+
+
+def test_seed_demo_fills_the_reward_catalogue_once(app, runner):
+    from decimal import Decimal
+
+    from engagement.rewards import services as rewards
+    from engagement.rewards.models import Grant, RewardItem
+    from engagement.timeutil import local_year
+
+    result = runner.invoke(args=["seed-demo", *SMALL])
+    assert result.exit_code == 0, result.output
+    assert "demo rewards:" in result.output
+    with app.app_context():
+        session = db.session
+        items = {i.name: i for i in session.scalars(select(RewardItem))}
+        assert {"Community-Tasse", "Community-Hoodie", "Bluetooth-Headset",
+                "Ticket Fachkonferenz"} <= set(items)
+        assert all(i.active and i.net_value > 0 for i in items.values())
+        # Net price and VAT rate give the gross value exactly.
+        assert (items["Community-Hoodie"].net_value, items["Community-Hoodie"].vat_rate,
+                items["Community-Hoodie"].value) == (Decimal("29.41"), Decimal("19.00"),
+                                                     Decimal("35.00"))
+        assert items["Fachbuch nach Wahl"].vat_rate == Decimal("7.00")
+        grants = list(session.scalars(select(Grant)))
+        assert len(grants) >= 5
+        assert {g.status for g in grants} == {"approved", "proposed"}
+        top = session.scalar(select(Member.id).order_by(Member.answers.desc(), Member.id)
+                             .limit(1))
+        year = local_year("Europe/Berlin")
+        # The most active member is over the limit: the demo shows the flag and the warning.
+        assert top in rewards.over_limit(session, year, "Europe/Berlin", [top])
+        actions = set(session.scalars(select(AuditEntry.action)
+                                      .where(AuditEntry.actor == "cli:seed-demo")))
+        assert {"rewards.item_create", "rewards.grant", "rewards.approve"} <= actions
+        counts = (len(items), len(grants))
+    # Run again (also with --if-empty): nothing is added twice.
+    for args in (["seed-demo", "--if-empty"], ["seed-demo", *SMALL]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+        assert "demo rewards:" not in result.output
+    with app.app_context():
+        assert (db.session.scalar(select(func.count()).select_from(RewardItem)),
+                db.session.scalar(select(func.count()).select_from(Grant))) == counts
