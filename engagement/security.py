@@ -18,6 +18,7 @@ class Role(enum.StrEnum):
     MANAGER = "manager"
     HR = "hr"
     MEMBER = "member"
+    DOOR = "door"  # checks people in for the events assigned to them; nothing else
 
 
 ALL_ROLES = frozenset(Role)

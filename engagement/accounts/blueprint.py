@@ -30,4 +30,6 @@ def home_for(user: User) -> str:
     """The page a user lands on after signing in."""
     if user.role == Role.MEMBER:
         return url_for("members.me")
+    if user.role == Role.DOOR:
+        return url_for("events.my_doors")
     return url_for("members.dashboard")

@@ -21,8 +21,8 @@ from ..extensions import db
 from ..timeutil import utcnow
 from .rules import ACTIVE_STATUSES, EventStatus, InvitationStatus
 
-__all__ = ["ACTIVE_STATUSES", "Event", "EventConsent", "EventQuestion", "EventStatus",
-           "Invitation", "InvitationConsent", "InvitationStatus"]
+__all__ = ["ACTIVE_STATUSES", "DoorAssignment", "Event", "EventConsent", "EventQuestion",
+           "EventStatus", "Invitation", "InvitationConsent", "InvitationStatus", "WalkInGuest"]
 
 
 class Event(db.Model):
@@ -156,6 +156,37 @@ class Invitation(db.Model):
     rsvp_source: Mapped[str | None] = mapped_column(String(16))  # web | api | manager | calendar
     # Recorded at the door for a member who was not invited (see events/checkin/services.py).
     walk_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The plus-one came too (counted at the door with the invitee's check-in).
+    plus_one_checked_in: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                      server_default="0")
 
     event = relationship("Event")
     member = relationship("Member")
+
+
+class DoorAssignment(db.Model):
+    """A door-staff login assigned to check people in at one event."""
+
+    __tablename__ = "event_door_staff"
+    __table_args__ = (UniqueConstraint("event_id", "user_id",
+                                       name="uq_event_door_staff_event_id_user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user = relationship("User")
+
+
+class WalkInGuest(db.Model):
+    """Someone who is not a member and came anyway: only a name and an e-mail address."""
+
+    __tablename__ = "walk_in_guests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"),
+                                          index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255), index=True)
+    checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ... import audit, signing
+from ...accounts.models import User
 from ...community.members.services import search_condition, search_members
 from ...community.models import Member
+from ...security import Role
 from ..attendance import AttendanceCounts, attendance_counts
-from ..models import Event, EventStatus, Invitation, InvitationStatus
+from ..models import DoorAssignment, Event, EventStatus, Invitation, InvitationStatus, WalkInGuest
 from .rules import CLOSED, NOT_YET, CheckinWindow, can_check_in
 from .tickets import TicketInvalid, read_token
 
@@ -77,7 +79,8 @@ def check_window(event: Event, *, now: datetime, window: CheckinWindow | None = 
 # --- use cases -------------------------------------------------------------------------
 
 def check_in(session: Session, inv: Invitation, *, now: datetime, source: str,
-             event_id: int | None = None, window: CheckinWindow | None = None) -> bool:
+             event_id: int | None = None, window: CheckinWindow | None = None,
+             plus_one: bool | None = None) -> bool:
     """Mark as arrived; True when newly checked in, False when it already was (idempotent).
 
     The one rule of every door (scan, door list, API): at the door of `event_id` only that
@@ -91,10 +94,12 @@ def check_in(session: Session, inv: Invitation, *, now: datetime, source: str,
     if inv.checked_in_at is not None:
         return False
     inv.checked_in_at = now
+    # The plus-one the invitee announced is counted with them unless the door says not.
+    inv.plus_one_checked_in = bool(inv.plus_one and (plus_one is None or plus_one))
     session.flush()
     audit.record(session, "invitation.checked_in", "invitation", inv.id,
                  after={"event_id": inv.event_id, "member_id": inv.member_id,
-                        "source": source}, at=now)
+                        "source": source, "plus_one": inv.plus_one_checked_in}, at=now)
     return True
 
 
@@ -106,6 +111,7 @@ def undo_check_in(session: Session, inv: Invitation, *, now: datetime,
     check_window(inv.event, now=now, window=window)
     before = inv.checked_in_at
     inv.checked_in_at = None
+    inv.plus_one_checked_in = False
     session.flush()
     audit.record(session, "invitation.check_in_undone", "invitation", inv.id,
                  before={"checked_in_at": before}, after={"event_id": inv.event_id}, at=now)
@@ -136,6 +142,115 @@ def record_walk_in(session: Session, event: Event, member_id: int, *,
     audit.record(session, "invitation.walk_in", "invitation", inv.id,
                  after={"event_id": event.id, "member_id": member_id}, at=now)
     return inv
+
+
+def record_walk_in_guest(session: Session, event: Event, name: str, email: str | None, *,
+                         now: datetime) -> WalkInGuest:
+    """Someone who is not a member came: only a name and an e-mail address are kept.
+
+    Guests count at the door (`guest_count`), not as attendees of the programme.
+    """
+    if event.status != EventStatus.PUBLISHED:
+        raise CheckinError("not_published", "the event is not published")
+    check_window(event, now=now)
+    name, email = name.strip()[:255], (email or "").strip().lower()[:255] or None
+    if not name:
+        raise CheckinError("no_name", "a walk-in guest needs a name")
+    guest = WalkInGuest(event_id=event.id, name=name, email=email, checked_in_at=now)
+    session.add(guest)
+    session.flush()
+    # The audit trail keeps no personal data of the guest (erasure needs no log rewrite).
+    audit.record(session, "event.walk_in_guest", "walk_in_guest", guest.id,
+                 after={"event_id": event.id}, at=now)
+    return guest
+
+
+def walk_in_guests(session: Session, event_id: int) -> list[WalkInGuest]:
+    return list(session.scalars(select(WalkInGuest).where(WalkInGuest.event_id == event_id)
+                                .order_by(WalkInGuest.checked_in_at, WalkInGuest.id)))
+
+
+def erase_walk_in_guests(session: Session, email: str) -> int:
+    """Delete the walk-in records of an e-mail address (a guest's erasure request)."""
+    rows = list(session.scalars(select(WalkInGuest).where(
+        WalkInGuest.email == email.strip().lower())))
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    return len(rows)
+
+
+def plus_one_count(session: Session, event_id: int) -> int:
+    """Plus-ones who came with their checked-in invitee."""
+    return int(session.scalar(select(func.count(Invitation.id)).where(
+        Invitation.event_id == event_id, Invitation.plus_one_checked_in.is_(True))) or 0)
+
+
+def guest_count(session: Session, event_id: int) -> int:
+    return int(session.scalar(select(func.count(WalkInGuest.id)).where(
+        WalkInGuest.event_id == event_id)) or 0)
+
+
+# --- door staff ------------------------------------------------------------------------
+
+def is_assigned(session: Session, user_id: int, event_id: int) -> bool:
+    """Whether this door-staff login may check people in at the event."""
+    return session.scalar(select(DoorAssignment.id).where(
+        DoorAssignment.user_id == user_id, DoorAssignment.event_id == event_id)) is not None
+
+
+def door_staff(session: Session, event_id: int) -> list[User]:
+    """The door-staff logins assigned to the event, by name."""
+    return list(session.scalars(
+        select(User).join(DoorAssignment, DoorAssignment.user_id == User.id)
+        .where(DoorAssignment.event_id == event_id).order_by(User.name, User.email)))
+
+
+def door_staff_candidates(session: Session, event_id: int) -> list[User]:
+    """Active door-staff logins not yet assigned to the event."""
+    assigned = select(DoorAssignment.user_id).where(DoorAssignment.event_id == event_id)
+    return list(session.scalars(
+        select(User).where(User.role == Role.DOOR.value, User.active.is_(True),
+                           User.id.not_in(assigned)).order_by(User.name, User.email)))
+
+
+def assign_door_staff(session: Session, event: Event, user_id: int, *,
+                      now: datetime) -> DoorAssignment:
+    """Let a door-staff login check people in at the event (audited)."""
+    user = session.get(User, user_id)
+    if user is None or user.role != Role.DOOR or not user.active:
+        raise LookupError(user_id)
+    existing = session.scalar(select(DoorAssignment).where(
+        DoorAssignment.event_id == event.id, DoorAssignment.user_id == user_id))
+    if existing is not None:
+        return existing
+    row = DoorAssignment(event_id=event.id, user_id=user_id, assigned_at=now)
+    session.add(row)
+    session.flush()
+    audit.record(session, "event.door_staff_assigned", "event", event.id,
+                 after={"user_id": user_id, "email": user.email}, at=now)
+    return row
+
+
+def unassign_door_staff(session: Session, event: Event, user_id: int, *,
+                        now: datetime) -> bool:
+    row = session.scalar(select(DoorAssignment).where(
+        DoorAssignment.event_id == event.id, DoorAssignment.user_id == user_id))
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    audit.record(session, "event.door_staff_removed", "event", event.id,
+                 before={"user_id": user_id}, at=now)
+    return True
+
+
+def assigned_events(session: Session, user_id: int) -> list[Event]:
+    """The published events a door-staff login is assigned to, soonest first."""
+    return list(session.scalars(
+        select(Event).join(DoorAssignment, DoorAssignment.event_id == Event.id)
+        .where(DoorAssignment.user_id == user_id, Event.status == EventStatus.PUBLISHED)
+        .order_by(Event.starts_at)))
 
 
 DoorCounts = AttendanceCounts

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from ... import signing
 from ...db import paginate
 from ...extensions import db
-from ...security import Role, public, roles_required
+from ...security import Role, current_role, public, roles_required
 from ...timeutil import utcnow
 from ...web import ConfirmForm, page_arg
 from ..blueprint import bp, event_or_404, in_zone, invitation_from_token
@@ -24,6 +25,20 @@ def _door_event() -> Event | None:
     """The event the manager is checking in for: the door list they opened last."""
     raw = session.get(DOOR_KEY)
     return db.session.get(Event, raw) if isinstance(raw, int) else None
+
+
+def _guard(event: Event) -> Event:
+    """Door staff reach only the events assigned to them (403 for every other one)."""
+    if current_role() == Role.DOOR and not checkin.is_assigned(db.session, current_user.id,
+                                                               event.id):
+        abort(403)
+    return event
+
+
+def _plus_one_arg() -> bool | None:
+    """The door's answer for an announced plus-one: "1" came, "0" did not, absent: came."""
+    raw = request.form.get("plus_one")
+    return None if raw is None else raw == "1"
 
 
 def _at(moment, event: Event) -> str:
@@ -50,7 +65,7 @@ def _check_in_and_flash(inv: Invitation, *, source: str, door: Event | None) -> 
     """The one check-in every door path uses, with its result as a flash message."""
     try:
         if checkin.check_in(db.session, inv, now=utcnow(), source=source,
-                            event_id=door.id if door else None):
+                            event_id=door.id if door else None, plus_one=_plus_one_arg()):
             session[JUST_KEY] = inv.id
             flash(_("%(name)s is checked in.", name=inv.member.display_name), "success")
         else:
@@ -99,13 +114,13 @@ def _scanned(token: str):
 
 
 @bp.route("/checkin/<token>")
-@roles_required(Role.MANAGER)
+@roles_required(Role.MANAGER, Role.DOOR)
 def scan(token: str):
     """What a manager's phone camera opens: who it is, and one button to check them in."""
     invitation, error = _scanned(token)
     if error:
         return error
-    event = invitation.event
+    event = _guard(invitation.event)
     door = _door_event()
     wrong = door if door is not None and door.id != event.id else None
     just = session.pop(JUST_KEY, None) == invitation.id
@@ -120,11 +135,12 @@ def scan(token: str):
 
 
 @bp.route("/checkin/<token>", methods=["POST"])
-@roles_required(Role.MANAGER)
+@roles_required(Role.MANAGER, Role.DOOR)
 def scan_check_in(token: str):
     invitation, error = _scanned(token)
     if error:
         return error
+    _guard(invitation.event)
     if not ConfirmForm().validate_on_submit():
         flash(_("The form has expired; please try again."), "error")
         return redirect(url_for("events.scan", token=token))
@@ -133,11 +149,12 @@ def scan_check_in(token: str):
 
 
 @bp.route("/checkin/<token>/undo", methods=["POST"])
-@roles_required(Role.MANAGER)
+@roles_required(Role.MANAGER, Role.DOOR)
 def scan_undo(token: str):
     invitation, error = _scanned(token)
     if error:
         return error
+    _guard(invitation.event)
     try:
         if ConfirmForm().validate_on_submit() and checkin.undo_check_in(
                 db.session, invitation, now=utcnow()):
@@ -147,11 +164,19 @@ def scan_undo(token: str):
     return redirect(url_for("events.scan", token=token))
 
 
+@bp.route("/door")
+@roles_required(Role.DOOR)
+def my_doors():
+    """Door staff's start page: the events they check people in at."""
+    return render_template("events/checkin/my_doors.html",
+                           events=checkin.assigned_events(db.session, current_user.id))
+
+
 @bp.route("/events/<int:event_id>/door")
-@roles_required(Role.MANAGER)
+@roles_required(Role.MANAGER, Role.DOOR)
 def door(event_id: int):
     """Manual check-in: search the invitees, check in or undo, record walk-ins."""
-    event = event_or_404(event_id)
+    event = _guard(event_or_404(event_id))
     # Scans from now on are for this event: a ticket of another one is refused.
     session[DOOR_KEY] = event.id
     q = (request.args.get("q") or "").strip()
@@ -161,6 +186,8 @@ def door(event_id: int):
     return render_template(
         "events/checkin/door.html", event=event, rows=rows.items, q=q, wq=wq, page=rows.page,
         has_next=rows.has_next, counts=checkin.door_counts(db.session, event.id),
+        plus_ones=checkin.plus_one_count(db.session, event.id),
+        guests=checkin.walk_in_guests(db.session, event.id),
         walk_in_candidates=checkin.walk_in_candidates(db.session, event.id, wq),
         open=not checkin.scan_expired(event, utcnow()),
         window=checkin.window_state(event, utcnow()), opens=checkin.window_bounds(event)[0])
@@ -170,6 +197,7 @@ def _door_invitation(event_id: int, invitation_id: int) -> Invitation:
     inv = db.session.get(Invitation, invitation_id)
     if inv is None or inv.event_id != event_id:
         abort(404)
+    _guard(inv.event)
     return inv
 
 
@@ -179,7 +207,7 @@ def _back_to_door(event_id: int):
 
 
 @bp.route("/events/<int:event_id>/door/<int:invitation_id>/check-in", methods=["POST"])
-@roles_required(Role.MANAGER)
+@roles_required(Role.MANAGER, Role.DOOR)
 def door_check_in(event_id: int, invitation_id: int):
     inv = _door_invitation(event_id, invitation_id)
     if not ConfirmForm().validate_on_submit():
@@ -197,10 +225,10 @@ def _ticket_token(text: str) -> str:
 
 
 @bp.route("/events/<int:event_id>/door/scan", methods=["POST"])
-@roles_required(Role.MANAGER)
+@roles_required(Role.MANAGER, Role.DOOR)
 def door_scan(event_id: int):
     """A ticket scanned into (or typed into) this event's door list."""
-    event = event_or_404(event_id)
+    event = _guard(event_or_404(event_id))
     if not ConfirmForm().validate_on_submit():
         flash(_("The form has expired; please try again."), "error")
         return _back_to_door(event_id)
@@ -218,7 +246,7 @@ def door_scan(event_id: int):
 
 
 @bp.route("/events/<int:event_id>/door/<int:invitation_id>/undo", methods=["POST"])
-@roles_required(Role.MANAGER)
+@roles_required(Role.MANAGER, Role.DOOR)
 def door_undo(event_id: int, invitation_id: int):
     inv = _door_invitation(event_id, invitation_id)
     try:
@@ -231,9 +259,9 @@ def door_undo(event_id: int, invitation_id: int):
 
 
 @bp.route("/events/<int:event_id>/door/walk-in", methods=["POST"])
-@roles_required(Role.MANAGER)
+@roles_required(Role.MANAGER, Role.DOOR)
 def door_walk_in(event_id: int):
-    event = event_or_404(event_id)
+    event = _guard(event_or_404(event_id))
     if not ConfirmForm().validate_on_submit():
         flash(_("The form has expired; please try again."), "error")
         return _back_to_door(event_id)
@@ -254,6 +282,67 @@ def door_walk_in(event_id: int):
         flash(_("Walk-in recorded: %(name)s is checked in.", name=inv.member.display_name),
               "success")
     return _back_to_door(event_id)
+
+
+@bp.route("/events/<int:event_id>/door/guest", methods=["POST"])
+@roles_required(Role.MANAGER, Role.DOOR)
+def door_walk_in_guest(event_id: int):
+    """Someone who is not a member: their name and e-mail address, checked in at once."""
+    event = _guard(event_or_404(event_id))
+    if not ConfirmForm().validate_on_submit():
+        flash(_("The form has expired; please try again."), "error")
+        return _back_to_door(event_id)
+    try:
+        guest = checkin.record_walk_in_guest(db.session, event, request.form.get("name", ""),
+                                             request.form.get("email"), now=utcnow())
+    except checkin.CheckinError as exc:
+        if exc.code == "no_name":
+            flash(_("Enter the guest's name."), "error")
+        elif exc.code == "not_published":
+            flash(_("Walk-ins can only be recorded for published events."), "error")
+        else:
+            opens, closes = checkin.window_bounds(event)
+            flash(_("Check-in opens at %(when)s.", when=in_zone(opens, event.timezone, "short"))
+                  if exc.code == "not_open" else
+                  _("Check-in for this event closed at %(when)s.",
+                    when=in_zone(closes, event.timezone, "short")), "error")
+    else:
+        flash(_("Walk-in guest recorded: %(name)s is checked in.", name=guest.name), "success")
+    return _back_to_door(event_id)
+
+
+@bp.route("/events/<int:event_id>/door-staff", methods=["POST"])
+@roles_required(Role.MANAGER)
+def assign_door_staff(event_id: int):
+    """Assign a door-staff login to the event (from the event page)."""
+    event = event_or_404(event_id)
+    raw = (request.form.get("user_id") or "").strip()
+    if not ConfirmForm().validate_on_submit() or not raw.isdigit():
+        flash(_("Choose a door-staff login."), "error")
+    else:
+        try:
+            checkin.assign_door_staff(db.session, event, int(raw), now=utcnow())
+            flash(_("Door staff assigned."), "success")
+        except LookupError:
+            flash(_("No such door-staff login."), "error")
+    return redirect(url_for("events.detail", event_id=event_id))
+
+
+@bp.route("/events/<int:event_id>/door-staff/<int:user_id>/remove", methods=["POST"])
+@roles_required(Role.MANAGER)
+def unassign_door_staff(event_id: int, user_id: int):
+    event = event_or_404(event_id)
+    if ConfirmForm().validate_on_submit() and checkin.unassign_door_staff(
+            db.session, event, user_id, now=utcnow()):
+        flash(_("Door staff removed from the event."), "success")
+    return redirect(url_for("events.detail", event_id=event_id))
+
+
+@bp.app_template_global("door_staff_of")
+def door_staff_of(event) -> dict:
+    """Assigned door staff and the door logins one could assign (the event page)."""
+    return {"assigned": checkin.door_staff(db.session, event.id),
+            "candidates": checkin.door_staff_candidates(db.session, event.id)}
 
 
 @bp.route("/events/<int:event_id>/no-shows")
