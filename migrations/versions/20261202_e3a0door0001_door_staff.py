@@ -1,7 +1,7 @@
 """door staff: event assignments, walk-in guests who are not members, plus-ones at the door
 
 Revision ID: e3a0door0001
-Revises: e3a0tax00001
+Revises: e3a0optout0001
 Create Date: 2026-12-02 09:00:00
 
 A `door` login checks people in only at the events in event_door_staff. A walk-in guest
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'e3a0door0001'
-down_revision = 'e3a0tax00001'
+down_revision = 'e3a0optout0001'
 branch_labels = None
 depends_on = None
 
