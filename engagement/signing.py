@@ -14,7 +14,7 @@ so changing them would break links people still hold):
 - unsubscribe: {"m": member id}; never expires (RFC 8058 one-click must keep working).
 - invite-opt-out: {"m": member id}; never expires (stops event invitations only).
 - login-device: {"e": e-mail, "n": nonce}; a cookie, not a link: "this browser signed in to
-  this account before" (accounts.login_device), time-stamped so it ages out.
+  this account before" (accounts.signin.device), time-stamped so it ages out.
 - event: [event id]; a read-only event page (what the personal feed links to): it names
   no person and can change nothing, so it never expires.
 - feed and sign-in links are random secrets (`random_token`), stored by their owner

@@ -6,8 +6,8 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from .magic import MagicLink
 from .models import LoginAttempt
+from .signin.links import MagicLink
 
 
 def attempts_held(session: Session) -> tuple[int, datetime | None]:

@@ -21,11 +21,12 @@ from ..extensions import db
 from ..security import Role, public, roles_required
 from ..timeutil import utcnow
 from ..web import ConfirmForm
-from . import login_device, services
+from . import services
 from .blueprint import bp, home_for, safe_next
 from .forms import LoginForm, TokenForm, UserForm
 from .models import ApiToken, User, parse_session_id
 from .rules import LoginThrottled, Throttle
+from .signin import device as login_device
 
 
 def load_user(cookie_id: str) -> User | None:

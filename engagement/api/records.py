@@ -6,7 +6,7 @@ from typing import Any
 from flask import jsonify, request
 
 from ..db import paginate_list
-from ..records import volunteer_views as views
+from ..records.volunteer import views
 from ..security import Role, roles_required
 from .blueprint import bp
 from .errors import ApiError

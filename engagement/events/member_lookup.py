@@ -1,7 +1,7 @@
 """Who may sign in by e-mail link: members invited to an event (registered into accounts).
 
 Accounts sits below community and events and may not query their tables; events owns
-invitations, so it answers accounts' question through `accounts.magic.MemberResolver`.
+invitations, so it answers accounts' question through `accounts.signin.links.MemberResolver`.
 """
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..accounts.magic import MemberContact, MemberResolver, register_member_resolver
-from ..accounts.magic_rules import pick_member
+from ..accounts.signin.links import MemberContact, MemberResolver, register_member_resolver
+from ..accounts.signin.rules import pick_member
 from ..community.models import Member
 from .models import Invitation
 

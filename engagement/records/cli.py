@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from ..audit import acting_as
 from ..extensions import db
 from ..timeutil import utcnow
-from . import retention
+from .retention import services as retention
 
 
 def _run(now: datetime) -> dict[str, int]:

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange
 
-from .volunteer_services import MAX_MINUTES
+from .volunteer.services import MAX_MINUTES
 
 
 class MinutesForm(FlaskForm):

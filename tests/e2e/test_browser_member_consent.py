@@ -11,7 +11,7 @@ import pytest
 from engagement.events import notifications
 from engagement.events.models import EventConsent, EventQuestion, InvitationConsent
 from engagement.extensions import db
-from engagement.records.volunteer_services import create_agreement_version
+from engagement.records.volunteer.services import create_agreement_version
 from tests.factories import make_event, make_invitation, make_member, make_user
 
 pytestmark = pytest.mark.browser

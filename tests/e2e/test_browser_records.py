@@ -65,7 +65,7 @@ def _itemised_member(app):
     from datetime import UTC, datetime
 
     from engagement.events.models import InvitationConsent, InvitationStatus
-    from engagement.records import volunteer_services as services
+    from engagement.records.volunteer import services
     from tests.factories import make_event, make_grant, make_invitation, make_reward_item
 
     with app.app_context():

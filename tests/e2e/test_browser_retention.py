@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from engagement.extensions import db
-from engagement.records import gdpr
+from engagement.records.gdpr import services as gdpr
 from engagement.timeutil import utcnow
 from tests.factories import make_grant, make_member, make_reward_item, make_user
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from engagement.events import attendance
 from engagement.events.models import EventStatus, InvitationStatus
-from engagement.records.volunteer_services import year_records
+from engagement.records.volunteer.services import year_records
 from engagement.rewards.services import event_attendee_ids
 from tests.factories import make_event, make_invitation, make_member
 

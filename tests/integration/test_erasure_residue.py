@@ -18,7 +18,7 @@ from engagement.accounts.models import ApiToken
 from engagement.community.models import TierHistory
 from engagement.events.models import InvitationConsent, InvitationStatus
 from engagement.extensions import db
-from engagement.records import gdpr
+from engagement.records.gdpr import services as gdpr
 from engagement.records.models import Agreement, AgreementAcceptance, EventRole, RecordSignoff
 from tests.conftest import csrf_token
 from tests.factories import (

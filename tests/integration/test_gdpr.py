@@ -9,14 +9,14 @@ import pytest
 from sqlalchemy import select, text
 
 from engagement import audit
-from engagement.accounts.magic import MagicLink
 from engagement.accounts.models import LoginAttempt, User
+from engagement.accounts.signin.links import MagicLink
 from engagement.community.models import ContributionDay, ImportIssue, ImportRun, Member
 from engagement.events.calendar.models import CalendarFeed
 from engagement.events.models import Event, Invitation, InvitationConsent, InvitationStatus
 from engagement.extensions import db
 from engagement.mail.models import OutboxMessage
-from engagement.records import gdpr
+from engagement.records.gdpr import services as gdpr
 from tests.conftest import csrf_token
 from tests.factories import add_days, make_grant, make_member, make_reward_item, make_user
 

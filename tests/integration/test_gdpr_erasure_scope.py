@@ -19,7 +19,7 @@ from engagement.community.models import ImportIssue, ImportRun, Member
 from engagement.events.models import InvitationStatus
 from engagement.extensions import db
 from engagement.mail.models import OutboxMessage
-from engagement.records import gdpr
+from engagement.records.gdpr import services as gdpr
 from tests.factories import make_event, make_invitation, make_member, make_user
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -182,7 +182,7 @@ def test_erasure_forgets_calendar_delegates_and_logged_replies(app):
 
     from engagement.events.calendar import delegates
     from engagement.events.calendar.models import CalendarDelegate, CalendarReplyLog
-    from engagement.records import gdpr
+    from engagement.records.gdpr import services as gdpr
     from tests.factories import make_event, make_invitation, make_member
 
     now = datetime(2026, 12, 2, 9, tzinfo=UTC)

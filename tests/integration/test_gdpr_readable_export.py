@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from engagement.accounts.magic import MagicLink
+from engagement.accounts.signin.links import MagicLink
 from engagement.community.models import Tier, TierHistory
 from engagement.events.checkin.rules import CheckinWindow
 from engagement.events.checkin.services import check_in
@@ -15,7 +15,7 @@ from engagement.events.rsvp import services as rsvp
 from engagement.extensions import db
 from engagement.records import agreements
 from engagement.records.models import EventRole
-from engagement.records.volunteer_services import create_agreement_version
+from engagement.records.volunteer.services import create_agreement_version
 from tests.factories import (
     make_event,
     make_grant,

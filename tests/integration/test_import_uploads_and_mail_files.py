@@ -15,7 +15,7 @@ from engagement.community.importers import views as import_views
 from engagement.extensions import db
 from engagement.mail.delivery import eml_name
 from engagement.mail.models import OutboxMessage
-from engagement.records import gdpr
+from engagement.records.gdpr import services as gdpr
 from tests.conftest import csrf_token
 from tests.factories import make_member, make_user
 

@@ -9,7 +9,7 @@ from engagement.events import notifications
 from engagement.events.models import Invitation, InvitationStatus
 from engagement.extensions import db
 from engagement.mail.models import OutboxMessage
-from engagement.records import gdpr
+from engagement.records.gdpr import services as gdpr
 from tests.conftest import csrf_token
 from tests.factories import make_event, make_invitation, make_member
 

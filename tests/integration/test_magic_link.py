@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engagement.accounts import magic
-from engagement.accounts.magic_rules import LinkQuota
 from engagement.accounts.models import User
+from engagement.accounts.signin import links as magic
+from engagement.accounts.signin.rules import LinkQuota
 from engagement.extensions import db
 from engagement.mail.models import OutboxMessage
 from engagement.timeutil import utcnow

@@ -14,7 +14,7 @@ from engagement.events.rsvp import services as rsvp
 from engagement.extensions import db
 from engagement.records import agreements
 from engagement.records.models import AgreementAcceptance
-from engagement.records.volunteer_services import create_agreement_version
+from engagement.records.volunteer.services import create_agreement_version
 from tests.conftest import csrf_token
 from tests.factories import make_event, make_invitation, make_member, make_user
 

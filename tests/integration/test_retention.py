@@ -11,15 +11,16 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from engagement import audit
-from engagement.accounts.magic import MagicLink
 from engagement.accounts.models import LoginAttempt
+from engagement.accounts.signin.links import MagicLink
 from engagement.audit import AuditEntry
 from engagement.community.importers.uploads import uploads_root
 from engagement.events.models import Invitation, InvitationStatus
 from engagement.extensions import db
 from engagement.mail.models import OutboxMessage, OutboxStatus
-from engagement.records import gdpr, retention
-from engagement.records.retention_rules import Kind
+from engagement.records.gdpr import services as gdpr
+from engagement.records.retention import services as retention
+from engagement.records.retention.rules import Kind
 from engagement.rewards.restriction import RestrictedRecipient
 from tests.factories import (
     make_event,

@@ -12,8 +12,8 @@ import pytest
 from engagement.events import attendance
 from engagement.events.models import InvitationConsent, InvitationStatus
 from engagement.extensions import db
-from engagement.records import volunteer_itemised
-from engagement.records import volunteer_services as services
+from engagement.records.volunteer import itemised as volunteer_itemised
+from engagement.records.volunteer import services
 from engagement.rewards import services as reward_services
 from engagement.rewards import tax_services
 from engagement.timeutil import year_bounds_utc
@@ -161,7 +161,7 @@ def test_itemised_record_holds_every_line_behind_the_totals(app, rich):
 
 def test_record_page_shows_identity_lines_and_print_date(app, client, login_as, rich,
                                                         monkeypatch):
-    from engagement.records import volunteer_views
+    from engagement.records.volunteer import views as volunteer_views
     monkeypatch.setattr(volunteer_views, "utcnow",
                         lambda: datetime(2026, 3, 4, 9, 5, tzinfo=UTC))
     login_as("hr")

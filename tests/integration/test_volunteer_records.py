@@ -15,8 +15,8 @@ from engagement.audit import AuditEntry
 from engagement.community.models import Member
 from engagement.events.models import InvitationStatus
 from engagement.extensions import db
-from engagement.records import volunteer_services as services
 from engagement.records.models import EventRole, RecordSignoff
+from engagement.records.volunteer import services
 from engagement.rewards import services as reward_services
 from engagement.rewards.models import Grant
 from engagement.rewards.rules import Flag
@@ -144,7 +144,7 @@ def test_list_dashboard_counts_and_sorting(app, client, login_as, data):
     assert html.index("=Busy") < html.index(f"/records/{data['quiet']}/2025")
     assert "Gift limit crossed" in html and "Missing current agreement" in html
     with app.app_context():
-        from engagement.records.volunteer_views import dashboard
+        from engagement.records.volunteer.views import dashboard
         stats = dashboard(list(services.year_records(db.session, 2025, TZ).values()))
     assert stats == {"members": 2, "over": 1, "missing": 2, "unsigned": 2, "changed": 0}
     asc = client.get("/records?year=2025&sort=hours").get_data(as_text=True)

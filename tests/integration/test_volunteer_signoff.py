@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from engagement.audit import AuditEntry
 from engagement.community.models import Member
 from engagement.extensions import db
-from engagement.records import volunteer_services as services
 from engagement.records.models import RecordSignoff
+from engagement.records.volunteer import services
 from engagement.settings import get_setting
 from tests.conftest import csrf_token
 from tests.factories import add_days, make_grant, make_member, make_reward_item

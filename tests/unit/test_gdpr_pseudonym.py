@@ -1,7 +1,7 @@
 """The keyed pseudonym that replaces an erased member's platform id."""
 from __future__ import annotations
 
-from engagement.records.gdpr import ERASED_PREFIX, erased_external_id
+from engagement.records.gdpr.services import ERASED_PREFIX, erased_external_id
 
 
 def test_pseudonym_is_stable_keyed_and_fits_the_column():

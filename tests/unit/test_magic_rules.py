@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engagement.accounts.magic_rules import (
+from engagement.accounts.signin.rules import (
     LinkQuota,
     LinkQuotaExceeded,
     LinkState,

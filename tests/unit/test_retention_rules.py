@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engagement.records import retention_rules as rules
-from engagement.records.retention_rules import InvalidPeriod, Kind
+from engagement.records.retention import rules
+from engagement.records.retention.rules import InvalidPeriod, Kind
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

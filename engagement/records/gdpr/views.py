@@ -10,13 +10,14 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
-from ..community.erasure import erasure_key
-from ..community.members.services import get_member
-from ..extensions import db
-from ..security import Role, roles_required
-from ..timeutil import utcnow
-from . import bp, gdpr_page
-from .gdpr import ERASED_PREFIX, NotFound, erase_member, export_member
+from ...community.erasure import erasure_key
+from ...community.members.services import get_member
+from ...extensions import db
+from ...security import Role, roles_required
+from ...timeutil import utcnow
+from .. import bp
+from . import page as gdpr_page
+from .services import ERASED_PREFIX, NotFound, erase_member, export_member
 
 
 class EraseForm(FlaskForm):

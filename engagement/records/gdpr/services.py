@@ -16,14 +16,14 @@ Erasure policy (documented in the report and the confirm page):
   feeds, login attempts and outbox mail to the member's address are deleted;
 - invitations are kept (attendance numbers) with answers cleared;
 - free text in every row of the member's that stays (notes, reasons, acceptance sources,
-  consents, snapshots) loses the member's name and addresses (gdpr_text.py);
+  consents, snapshots) loses the member's name and addresses (gdpr/text.py);
 - the name a § 4 Abs. 7 EStG gift listing needs is kept, restricted (Art. 18) and shown
   to HR only, until the tax retention ends; the purge job then removes it;
 - on SQLite the freed pages are zeroed (secure_delete) and the WAL is checkpointed and
   truncated after the commit, so the file holds no copy of the old rows;
 - the audit log keeps its entries (the trail is needed, Art. 17(3)(b) and (e)) but their
   content loses the member's name, addresses and personal fields through a logged
-  redaction that `audit verify` still accepts (see gdpr_audit.py); the erasure's own
+  redaction that `audit verify` still accepts (see gdpr/audit.py); the erasure's own
   entry contains no personal data.
 """
 from __future__ import annotations
@@ -36,31 +36,31 @@ from typing import Any
 from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from .. import audit
-from ..accounts.magic import MagicLink
-from ..accounts.models import LoginAttempt, User
-from ..accounts.services import end_sessions
-from ..audit import AuditEntry
-from ..community.erasure import ERASED_PREFIX, erased_external_id  # noqa: F401 (re-exported)
-from ..community.models import ImportIssue, ImportRun, Member
-from ..db import checkpoint_after_commit
-from ..events.calendar import delegates as calendar_delegates
-from ..events.calendar.models import CalendarFeed
-from ..events.models import Invitation
-from ..events.reissue import reissue_member_links
-from ..extensions import db
-from ..mail.models import OutboxMessage
-from ..timeutil import utcnow
-from . import retention
-from .gdpr_audit import member_audit_entries, redact_member
-from .gdpr_files import delete_mail_files, mail_file_dir
-from .gdpr_readable import readable
-from .gdpr_staff import hide_staff
-from .gdpr_text import redact_member_rows
-from .retention_rules import Kind, tax_retain_until
+from ... import audit
+from ...accounts.models import LoginAttempt, User
+from ...accounts.services import end_sessions
+from ...accounts.signin.links import MagicLink
+from ...audit import AuditEntry
+from ...community.erasure import ERASED_PREFIX, erased_external_id  # noqa: F401 (re-exported)
+from ...community.models import ImportIssue, ImportRun, Member
+from ...db import checkpoint_after_commit
+from ...events.calendar import delegates as calendar_delegates
+from ...events.calendar.models import CalendarFeed
+from ...events.models import Invitation
+from ...events.reissue import reissue_member_links
+from ...extensions import db
+from ...mail.models import OutboxMessage
+from ...timeutil import utcnow
+from ..retention import services as retention
+from ..retention.rules import Kind, tax_retain_until
+from .audit import member_audit_entries, redact_member
+from .files import delete_mail_files, mail_file_dir
+from .readable import readable
+from .staff import hide_staff
+from .text import redact_member_rows
 
 try:  # Grants must be in the metadata so export and erasure see them (rewards <- records).
-    from ..rewards import models as _rewards  # noqa: F401
+    from ...rewards import models as _rewards  # noqa: F401
 except ModuleNotFoundError:  # an installation without the rewards package
     _rewards = None
 
@@ -313,7 +313,7 @@ def _restrict_tax_name(session: Session, member: Member, *, now: datetime,
     """Keep the name for the gift listing while the tax retention of their gifts runs."""
     if _rewards is None:
         return 0
-    from ..rewards import restriction
+    from ...rewards import restriction
 
     last_year = restriction.last_gift_year(session, member.id)
     if last_year is None:

@@ -13,10 +13,10 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from ..formatting import dt
+from ...formatting import dt
 
 # (export key, title, [(field, label)]); a field may name a readable key added by
-# gdpr_readable ("event", "tier", "item", "agreement").
+# gdpr/readable.py ("event", "tier", "item", "agreement").
 KNOWN = [
     ("users", _l("Logins"), [("email", _l("E-mail")), ("role", _l("Role")),
                              ("active", _l("Active")), ("locale", _l("Language")),

@@ -9,17 +9,17 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .. import audit
-from ..accounts.models import User
-from ..community.members.services import contributions_by_member
-from ..events import attendance
-from ..events.models import Event, Invitation, InvitationConsent
-from ..rewards import services as reward_services
-from ..rewards.rules import Flag, flag_for
-from ..settings import Setting, get_setting, set_setting
-from ..timeutil import year_bounds_utc
-from . import rules
-from .models import Agreement, AgreementAcceptance, EventRole, RecordSignoff
+from ... import audit
+from ...accounts.models import User
+from ...community.members.services import contributions_by_member
+from ...events import attendance
+from ...events.models import Event, Invitation, InvitationConsent
+from ...rewards import services as reward_services
+from ...rewards.rules import Flag, flag_for
+from ...settings import Setting, get_setting, set_setting
+from ...timeutil import year_bounds_utc
+from .. import rules
+from ..models import Agreement, AgreementAcceptance, EventRole, RecordSignoff
 
 
 @dataclass

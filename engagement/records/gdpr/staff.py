@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..accounts.models import User
+from ...accounts.models import User
 
 ROLE_LABELS = {"admin": "administrator", "manager": "community manager",
                "hr": "HR/legal reviewer", "door": "door staff", "member": "member"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Response, current_app
 
-from .. import signing
+from ... import signing
 
 COOKIE = "login_device"
 PATH = "/login"

@@ -17,16 +17,16 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from .. import audit
-from ..accounts import retention as sign_in
-from ..community.importers.uploads import purge_old_uploads, uploads_held
-from ..events.rsvp import retention as rsvp
-from ..mail import retention as mail
-from ..rewards import restriction
-from ..settings import Setting, get_setting, set_setting
-from . import retention_rules as rules
-from .gdpr_files import delete_mail_files, mail_file_dir
-from .retention_rules import Kind, Period
+from ... import audit
+from ...accounts import retention as sign_in
+from ...community.importers.uploads import purge_old_uploads, uploads_held
+from ...events.rsvp import retention as rsvp
+from ...mail import retention as mail
+from ...rewards import restriction
+from ...settings import Setting, get_setting, set_setting
+from ..gdpr.files import delete_mail_files, mail_file_dir
+from . import rules
+from .rules import Kind, Period
 
 PERIODS_KEY = "records.retention"
 RUN_KEY = "records.purge"

@@ -10,12 +10,12 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms.validators import DataRequired, Length
 
-from ..extensions import db
-from ..security import public
-from ..timeutil import utcnow
-from ..web import ConfirmForm
-from . import magic
-from .blueprint import bp, home_for
+from ...extensions import db
+from ...security import public
+from ...timeutil import utcnow
+from ...web import ConfirmForm
+from ..blueprint import bp, home_for
+from . import links as magic
 
 
 class MagicLinkForm(FlaskForm):

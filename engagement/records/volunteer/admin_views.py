@@ -16,16 +16,16 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from ..community.members.services import display_names, get_member
-from ..events.models import Event
-from ..extensions import db
-from ..security import Role, roles_required
-from ..timeutil import utcnow
-from ..web import ConfirmForm
-from . import bp
-from . import volunteer_services as services
-from .models import Agreement, EventRole
-from .rules import EventRoleKind
+from ...community.members.services import display_names, get_member
+from ...events.models import Event
+from ...extensions import db
+from ...security import Role, roles_required
+from ...timeutil import utcnow
+from ...web import ConfirmForm
+from .. import bp
+from ..models import Agreement, EventRole
+from ..rules import EventRoleKind
+from . import services
 
 ROLE_LABELS = {EventRoleKind.SPEAKER: _l("Speaker"), EventRoleKind.HELPER: _l("Helper"),
                EventRoleKind.ORGANISER: _l("Organiser"), EventRoleKind.OTHER: _l("Other")}

@@ -12,11 +12,12 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
-from ..extensions import db
-from ..security import Role, current_role, roles_required
-from ..timeutil import utcnow
-from . import bp, retention
-from .retention_rules import RULES, InvalidPeriod, Kind
+from ...extensions import db
+from ...security import Role, current_role, roles_required
+from ...timeutil import utcnow
+from .. import bp
+from . import services as retention
+from .rules import RULES, InvalidPeriod, Kind
 
 # What each kind is, and from when its period counts.
 KIND_LABELS = {

@@ -23,16 +23,16 @@ from flask_babel import gettext as _
 from sqlalchemy import ForeignKey, Index, Integer, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .. import signing
-from ..extensions import db
-from ..mail import outbox
-from ..mail.compose import build_message
-from ..mail.language import configured_mail_language
-from ..security import Role
-from ..timeutil import UTCDateTime
-from . import services
-from .magic_rules import LinkQuota, LinkQuotaExceeded, LinkState, check_quota, expiry, link_state
-from .models import User
+from ... import signing
+from ...extensions import db
+from ...mail import outbox
+from ...mail.compose import build_message
+from ...mail.language import configured_mail_language
+from ...security import Role
+from ...timeutil import UTCDateTime
+from .. import services
+from ..models import User
+from .rules import LinkQuota, LinkQuotaExceeded, LinkState, check_quota, expiry, link_state
 
 log = logging.getLogger(__name__)
 MAIL_KIND = "magic-link"

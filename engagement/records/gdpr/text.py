@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import JSON, Column, Enum, String, Table, Text, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..extensions import db
+from ...extensions import db
 
 # An actor-shaped value ("manager:mgr@example.org") names someone; only ever replaced when
-# it is exactly one of the member's own logins (see gdpr_audit).
+# it is exactly one of the member's own logins (see gdpr/audit.py).
 _IDENTITY = re.compile(r"^[a-z_-]+:\S+$")
 _CHUNK = 500
 

@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from .. import audit
-from ..audit import AuditEntry
+from ... import audit
+from ...audit import AuditEntry
 
 ERASED = "[erased]"
 PERSONAL_KEYS = frozenset({

@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..community.models import Tier
-from ..events.models import Event, EventQuestion, Invitation
-from .models import Agreement
+from ...community.models import Tier
+from ...events.models import Event, EventQuestion, Invitation
+from ..models import Agreement
 
 try:  # rewards <- records: an installation without the rewards package has no items
-    from ..rewards.models import RewardItem
+    from ...rewards.models import RewardItem
 except ModuleNotFoundError:
     RewardItem = None
 

@@ -13,15 +13,15 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..accounts.services import person_name
-from ..community.members.services import MonthActivity, member_activity
-from ..events import attendance
-from ..events.models import Event
-from ..rewards import rules as reward_rules
-from ..rewards import services as reward_services
-from ..timeutil import year_bounds_utc
-from . import volunteer_services as services
-from .models import EventRole
+from ...accounts.services import person_name
+from ...community.members.services import MonthActivity, member_activity
+from ...events import attendance
+from ...events.models import Event
+from ...rewards import rules as reward_rules
+from ...rewards import services as reward_services
+from ...timeutil import year_bounds_utc
+from ..models import EventRole
+from . import services
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Volunteer records pages: the HR list with dashboard, one member-year with sign-off, CSV.
 
-HR reads and signs off; managers keep event roles and agreements (volunteer_admin_views).
+HR reads and signs off; managers keep event roles and agreements (volunteer/admin_views.py).
 """
 from __future__ import annotations
 
@@ -12,19 +12,20 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 
-from ..accounts.models import User
-from ..community.members.services import display_names, get_member
-from ..db import paginate_list
-from ..extensions import db
-from ..formatting import SafeWriter
-from ..rewards.rules import Flag
-from ..security import Role, roles_required
-from ..timeutil import local_year, utcnow
-from ..web import ConfirmForm, page_arg
-from . import bp, rules, volunteer_itemised
-from . import volunteer_services as services
-from .forms import MinutesForm
-from .rules import describe_changes
+from ...accounts.models import User
+from ...community.members.services import display_names, get_member
+from ...db import paginate_list
+from ...extensions import db
+from ...formatting import SafeWriter
+from ...rewards.rules import Flag
+from ...security import Role, roles_required
+from ...timeutil import local_year, utcnow
+from ...web import ConfirmForm, page_arg
+from .. import bp, rules
+from ..forms import MinutesForm
+from ..rules import describe_changes
+from . import itemised as volunteer_itemised
+from . import services
 
 PER_PAGE = 50
 SORTS = {
