@@ -110,7 +110,7 @@ class Page:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        return _last_page(self.total, self.per_page)
 
     @property
     def has_prev(self) -> bool:
@@ -130,21 +130,32 @@ def clamp_page(raw: Any, default: int = 1, high: int = 1_000_000) -> int:
     return min(max(1, value), high)
 
 
+def _last_page(total: int, per_page: int) -> int:
+    return max(1, -(-total // per_page))
+
+
 def paginate(session: Session, query: Select, *, page: int, per_page: int,
-             scalars: bool = True, count: int | None = None) -> Page:
+             scalars: bool = True, count: int | None = None,
+             past_end_shows_last: bool = False) -> Page:
     """Rows `page` of `query` and the total row count (`count` if the caller knows it).
 
-    `scalars=False` returns Row tuples for multi-column selects.
+    `scalars=False` returns Row tuples for multi-column selects. `past_end_shows_last`:
+    a page beyond the end shows the last page (pages in the UI), instead of no rows (API).
     """
     total = count if count is not None else session.scalar(
         select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    if past_end_shows_last:
+        page = min(page, _last_page(int(total), per_page))
     limited = query.limit(per_page).offset((page - 1) * per_page)
     rows = list(session.scalars(limited) if scalars else session.execute(limited))
     return Page(items=rows, total=int(total), page=page, per_page=per_page)
 
 
-def paginate_list(items: list[Any], *, page: int, per_page: int) -> Page:
+def paginate_list(items: list[Any], *, page: int, per_page: int,
+                  past_end_shows_last: bool = False) -> Page:
     """The same page arithmetic over a list already in memory."""
+    if past_end_shows_last:
+        page = min(page, _last_page(len(items), per_page))
     start = (page - 1) * per_page
     return Page(items=items[start:start + per_page], total=len(items), page=page,
                 per_page=per_page)

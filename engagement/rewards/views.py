@@ -213,10 +213,8 @@ def grants():
     if member_id:
         query = query.where(Grant.member_id == member_id)
     query = query.order_by(Grant.granted_at.desc(), Grant.id.desc())
-    shown = paginate(db.session, query, page=page_arg(), per_page=PER_PAGE)
-    if shown.page > shown.pages:  # past the end: the last page
-        shown = paginate(db.session, query, page=shown.pages, per_page=PER_PAGE,
-                         count=shown.total)
+    shown = paginate(db.session, query, page=page_arg(), per_page=PER_PAGE,
+                     past_end_shows_last=True)
     names = display_names(db.session, {g.member_id for g in shown.items})
     policy = services.four_eyes(db.session)
     over = services.over_limit_by_year(db.session, {(g.member_id, g.year) for g in shown.items},
@@ -302,9 +300,7 @@ def ledger():
     lines = services.ledger(db.session, year, _tz())
     only = request.args.get("flag", "")
     shown = [ln for ln in lines if not only or ln.flag == only]
-    result = paginate_list(shown, page=page_arg(), per_page=PER_PAGE)
-    if result.page > result.pages:  # past the end: the last page
-        result = paginate_list(shown, page=result.pages, per_page=PER_PAGE)
+    result = paginate_list(shown, page=page_arg(), per_page=PER_PAGE, past_end_shows_last=True)
     names = display_names(db.session, [ln.member_id for ln in result.items])
     restricted = _restricted_names([ln.member_id for ln in result.items])
     return render_template(

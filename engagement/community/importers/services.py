@@ -171,11 +171,8 @@ def run_details(session: Session, run: ImportRun) -> dict:
 def issue_page(session: Session, run_id: int, page: int, per_page: int = 50) -> Page:
     """One page of a run's rejected rows, oldest first (past the end: the last page)."""
     query = select(ImportIssue).where(ImportIssue.run_id == run_id).order_by(ImportIssue.id)
-    result = paginate(session, query, page=max(1, page), per_page=per_page)
-    if result.page > result.pages:
-        result = paginate(session, query, page=result.pages, per_page=per_page,
-                          count=result.total)
-    return result
+    return paginate(session, query, page=max(1, page), per_page=per_page,
+                    past_end_shows_last=True)
 
 
 def refresh_window_stats_after_import(session: Session) -> None:

@@ -225,10 +225,8 @@ def members_page(session: Session, f: MemberFilter, page: int, per_page: int) ->
     filtered = query.whereclause is not None
     order = _order_by(session, f.sort, defeat_index=filtered and total < SMALL_RESULT)
     query = query.order_by(*order)
-    result = paginate(session, query, page=max(1, page), per_page=per_page, count=total)
-    if result.page > result.pages:
-        result = paginate(session, query, page=result.pages, per_page=per_page, count=total)
-    return result
+    return paginate(session, query, page=max(1, page), per_page=per_page, count=total,
+                    past_end_shows_last=True)
 
 
 # --- published look-ups: other features call these instead of querying members -----------

@@ -180,10 +180,7 @@ def history():
              .where(*conditions)
              .order_by(TierHistory.at.desc(), TierHistory.id.desc()))
     shown = paginate(db.session, query, page=page_arg(), per_page=HISTORY_PER_PAGE,
-                     scalars=False, count=total or 0)
-    if shown.page > shown.pages:  # past the end: the last page
-        shown = paginate(db.session, query, page=shown.pages, per_page=HISTORY_PER_PAGE,
-                         scalars=False, count=shown.total)
+                     scalars=False, count=total or 0, past_end_shows_last=True)
     return render_template("community/tiers/history.html", rows=shown.items,
                            total=shown.total, page=shown.page, pages=shown.pages,
                            kinds=kinds, kind=kind, tier_id=tier_id,

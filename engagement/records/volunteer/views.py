@@ -89,9 +89,7 @@ def volunteer_list():
         sort = "-hours"
     only = request.args.get("only", "")
     records, shown = sorted_records(year, sort, only)
-    result = paginate_list(shown, page=page_arg(), per_page=PER_PAGE)
-    if result.page > result.pages:  # past the end: the last page
-        result = paginate_list(shown, page=result.pages, per_page=PER_PAGE)
+    result = paginate_list(shown, page=page_arg(), per_page=PER_PAGE, past_end_shows_last=True)
     rows = result.items
     return render_template(
         "records/volunteer_list.html", year=year, rows=rows, names=names_for(
